@@ -1,0 +1,137 @@
+// sandbox/create, sandbox/list, sandbox/info, sandbox/destroy.
+#include <signal.h>
+
+#include "api/session.hpp"
+#include "base/log.hpp"
+
+namespace agentd::api {
+
+namespace {
+
+std::string iso_time(std::chrono::system_clock::time_point t) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(t);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&secs));
+  return buf;
+}
+
+rpc::RpcError create_error_to_rpc(const sandbox::CreateError& error) {
+  using Kind = sandbox::CreateError::Kind;
+  json data = json::object();
+  if (!error.feature.empty()) data["feature"] = error.feature;
+  if (!error.field.empty()) data["field"] = "params." + error.field;
+  if (!error.fix.empty()) data["fix"] = error.fix;
+  data["reason"] = error.message;
+  std::string message = error.message + (error.fix.empty() ? "" : "; " + error.fix);
+  switch (error.kind) {
+    case Kind::kIsolationUnavailable:
+      return {rpc::code::kIsolationUnavailable, message, data};
+    case Kind::kFeatureUnavailable:
+      return {rpc::code::kFeatureUnavailable, message, data};
+    case Kind::kInvalidArgument:
+      return {rpc::code::kInvalidParams, "params." + error.field + ": " + message, data};
+    case Kind::kSystem:
+      break;
+  }
+  return {rpc::code::kOperationFailed, message, data};
+}
+
+}  // namespace
+
+void Session::sandbox_create(const json& params, rpc::Reply reply) {
+  policy::SandboxSpec spec = parse_sandbox_create(params);
+  std::string id = "sb-" + std::to_string(next_sandbox_++);
+  auto created = backend_for(spec.isolation)->create(spec, id);
+  if (auto* error = std::get_if<sandbox::CreateError>(&created)) {
+    throw create_error_to_rpc(*error);
+  }
+  SandboxEntry entry;
+  entry.id = id;
+  entry.limits = policy::overlay(policy::default_limits(), spec.limits);
+  entry.sandbox = std::move(std::get<0>(created));
+  entry.created = std::chrono::system_clock::now();
+  entry.spec = std::move(spec);
+  base::log_info("created sandbox " + id + " (isolation " +
+                 policy::isolation_name(entry.spec.isolation) + ", workdir " +
+                 entry.sandbox->workdir() + ")");
+  json result = {{"sandboxId", id},
+                 {"isolation", policy::isolation_name(entry.spec.isolation)},
+                 {"workdir", entry.sandbox->workdir()},
+                 {"network", policy::network_name(entry.sandbox->network())},
+                 {"limits", limits_to_json(entry.limits)},
+                 {"capabilities", features_to_json(entry.sandbox->capabilities())}};
+  sandboxes_.emplace(id, std::move(entry));
+  reply.result(std::move(result));
+}
+
+json Session::sandbox_summary(const SandboxEntry& entry) const {
+  return {{"sandboxId", entry.id},
+          {"isolation", policy::isolation_name(entry.spec.isolation)},
+          {"state", entry.destroying ? "destroying" : "ready"},
+          {"workdir", entry.sandbox->workdir()},
+          {"labels", entry.spec.labels},
+          {"runningExecs", entry.exec_ids.size()},
+          {"createdAt", iso_time(entry.created)}};
+}
+
+void Session::sandbox_list(const json& params, rpc::Reply reply) {
+  rpc::ParamReader reader(params, "params");
+  auto label_filter = reader.optional_string_map("labels");
+  reader.reject_unknown();
+  json list = json::array();
+  for (const auto& [id, entry] : sandboxes_) {
+    bool match = true;
+    for (const auto& [key, value] : label_filter.value_or(std::map<std::string, std::string>{})) {
+      auto it = entry.spec.labels.find(key);
+      match = match && it != entry.spec.labels.end() && it->second == value;
+    }
+    if (match) list.push_back(sandbox_summary(entry));
+  }
+  reply.result({{"sandboxes", std::move(list)}});
+}
+
+void Session::sandbox_info(const json& params, rpc::Reply reply) {
+  rpc::ParamReader reader(params, "params");
+  SandboxEntry& entry = find_sandbox(reader.required_string("sandboxId"));
+  reader.reject_unknown();
+  json info = sandbox_summary(entry);
+  info["network"] = policy::network_name(entry.sandbox->network());
+  info["limits"] = limits_to_json(entry.limits);
+  info["capabilities"] = features_to_json(entry.sandbox->capabilities());
+  info["execs"] = entry.exec_ids;
+  info["usage"] = {{"execCount", entry.usage.exec_count},
+                   {"cpuTimeMs", entry.usage.cpu_time_ms},
+                   {"peakMemoryBytes", entry.usage.peak_memory_bytes},
+                   {"stdoutBytes", entry.usage.stdout_bytes},
+                   {"stderrBytes", entry.usage.stderr_bytes}};
+  reply.result(std::move(info));
+}
+
+// Kills every exec of the sandbox, waits until each has reported its exit,
+// then removes the sandbox and answers.
+void Session::sandbox_destroy(const json& params, rpc::Reply reply) {
+  rpc::ParamReader reader(params, "params");
+  SandboxEntry& entry = find_sandbox(reader.required_string("sandboxId"));
+  entry.keep_workdir = reader.optional_bool("keepWorkdir").value_or(entry.spec.keep_workdir);
+  reader.reject_unknown();
+  entry.destroying = true;
+  entry.destroy_replies.push_back(std::move(reply));
+  for (const auto& exec_id : entry.exec_ids) {
+    auto it = execs_.find(exec_id);
+    if (it != execs_.end()) it->second.session->kill(SIGKILL);
+  }
+  maybe_finish_destroy(entry.id);
+}
+
+void Session::maybe_finish_destroy(const std::string& sandbox_id) {
+  auto it = sandboxes_.find(sandbox_id);
+  if (it == sandboxes_.end() || !it->second.destroying || !it->second.exec_ids.empty()) return;
+  SandboxEntry entry = std::move(it->second);
+  sandboxes_.erase(it);
+  bool removed = entry.sandbox->destroy(entry.keep_workdir);
+  base::log_info("destroyed sandbox " + sandbox_id);
+  json result = {{"sandboxId", sandbox_id}, {"workdirRemoved", removed}};
+  for (auto& reply : entry.destroy_replies) reply.result(result);
+}
+
+}  // namespace agentd::api

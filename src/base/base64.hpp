@@ -1,0 +1,13 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace agentd::base {
+
+std::string base64_encode(std::string_view bytes);
+// Standard alphabet with padding; nullopt when the text is not valid base64.
+std::optional<std::string> base64_decode(std::string_view text);
+
+}  // namespace agentd::base

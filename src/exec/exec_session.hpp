@@ -1,0 +1,108 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <array>
+#include <chrono>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "exec/child.hpp"
+#include "exec/outcome.hpp"
+
+namespace agentd::exec {
+
+enum class Stream { kStdout, kStderr };
+
+// One running exec: pumps its stdout and stderr, feeds its stdin, enforces
+// wall time and output size, and reports exactly one outcome after the last
+// output. Backend-agnostic: it only sees a Child and three pipe ends.
+class ExecSession : public std::enable_shared_from_this<ExecSession> {
+ public:
+  struct Options {
+    std::optional<uint64_t> wall_time_ms;
+    std::optional<uint64_t> max_output_bytes;
+    std::optional<uint64_t> cpu_time_ms;  // to name the limit when RLIMIT_CPU fires
+  };
+  struct Callbacks {
+    std::function<void(Stream, std::string_view bytes)> on_output;
+    std::function<void(const ExecOutcome&)> on_exit;
+    // Optional back-pressure: called before each pipe read with a function
+    // to call once the consumer has room for more output.
+    std::function<void(std::function<void()> resume)> wait_for_room;
+  };
+  using WriteDone = std::function<void(std::optional<std::string> error)>;
+
+  static std::shared_ptr<ExecSession> start(boost::asio::io_context& io, LaunchedChild launched,
+                                            Options options, Callbacks callbacks);
+
+  int pid() const { return child_->pid(); }
+  bool finished() const { return finished_; }
+  bool accepts_stdin() const { return !stdin_closed_; }
+
+  void write_stdin(std::string bytes, bool eof, WriteDone done);
+  // exec/kill, cancellation, sandbox destroy: the exec ends as `killed`.
+  void kill(int signal);
+
+  // Time limit after the leader exits for stragglers that escaped the process
+  // group (setsid) and still hold the pipes open.
+  static constexpr std::chrono::milliseconds kDrainGrace{1000};
+
+ private:
+  struct Pump {
+    Stream stream;
+    boost::asio::posix::stream_descriptor pipe;
+    std::array<char, 65536> buffer;
+    bool done = false;
+    Pump(boost::asio::io_context& io, Stream s, int fd) : stream(s), pipe(io, fd) {}
+  };
+  struct PendingWrite {
+    std::string bytes;
+    bool eof;
+    WriteDone done;
+  };
+
+  ExecSession(boost::asio::io_context& io, LaunchedChild launched, Options options,
+              Callbacks callbacks);
+  void begin();
+  void read_next(Pump& pump);
+  void read_now(Pump& pump);
+  void deliver(Pump& pump, size_t n);
+  void pump_done(Pump& pump);
+  void on_leader_exit(ExitInfo info);
+  void maybe_finish();
+  ExecOutcome build_outcome() const;
+  void write_next();
+  void fail_pending_writes(const std::string& why);
+
+  boost::asio::io_context& io_;
+  std::unique_ptr<Child> child_;
+  Options options_;
+  Callbacks callbacks_;
+  Pump stdout_pump_;
+  Pump stderr_pump_;
+  boost::asio::posix::stream_descriptor stdin_;
+  bool stdin_closed_ = false;
+  bool writing_ = false;
+  std::deque<PendingWrite> writes_;
+  boost::asio::steady_timer wall_timer_;
+  boost::asio::steady_timer drain_timer_;
+  std::chrono::steady_clock::time_point started_;
+  uint64_t duration_ms_ = 0;
+  uint64_t stdout_bytes_ = 0;
+  uint64_t stderr_bytes_ = 0;
+  bool truncated_ = false;
+  bool timed_out_ = false;
+  bool kill_requested_ = false;
+  std::optional<ExitInfo> exit_info_;
+  bool finished_ = false;
+};
+
+// The outcome of an exec that never started (bad executable, failed set-up).
+ExecOutcome setup_error_outcome(std::string reason);
+
+}  // namespace agentd::exec

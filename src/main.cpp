@@ -1,0 +1,132 @@
+// agentd: a sandbox-and-exec service spoken to over JSON-RPC 2.0 on stdio.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/signal_set.hpp>
+#include <chrono>
+#include <cstring>
+#include <optional>
+
+#include "api/session.hpp"
+#include "base/log.hpp"
+#include "rpc/dispatcher.hpp"
+#include "rpc/transport.hpp"
+#include "sandbox/host_direct.hpp"
+
+#ifndef AGENTD_VERSION
+#define AGENTD_VERSION "0.0.0"
+#endif
+
+namespace {
+
+using namespace agentd;
+
+struct Options {
+  size_t max_message_bytes = 64u << 20;
+  std::string workdir_root = sandbox::default_workdir_root();
+  std::string log_level = "info";
+};
+
+// Gives the protocol its own CLOEXEC descriptors (fresh open file descriptions
+// where possible, so making them non-blocking does not affect anyone else),
+// then points fd 0 at /dev/null and fd 1 at stderr: stray prints and children
+// can never write into the protocol stream.
+std::pair<int, int> take_protocol_fds() {
+  int in = ::open("/proc/self/fd/0", O_RDONLY | O_CLOEXEC);
+  if (in < 0) in = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
+  int out_flags = ::fcntl(STDOUT_FILENO, F_GETFL);
+  int out = ::open("/proc/self/fd/1", O_WRONLY | O_CLOEXEC | (out_flags & O_APPEND));
+  if (out < 0) out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+  if (null >= 0) {
+    ::dup2(null, STDIN_FILENO);
+    ::close(null);
+  }
+  ::dup2(STDERR_FILENO, STDOUT_FILENO);
+  return {in, out};
+}
+
+std::optional<base::LogLevel> parse_level(const std::string& name) {
+  if (name == "error") return base::LogLevel::kError;
+  if (name == "warn") return base::LogLevel::kWarn;
+  if (name == "info") return base::LogLevel::kInfo;
+  if (name == "debug") return base::LogLevel::kDebug;
+  return std::nullopt;
+}
+
+int serve(const Options& options) {
+  pid_t parent = ::getppid();
+  ::prctl(PR_SET_PDEATHSIG, SIGTERM);  // the spawning process died: clean up and go
+  if (::getppid() != parent) return 1;
+  ::signal(SIGPIPE, SIG_IGN);
+  auto [in_fd, out_fd] = take_protocol_fds();
+  if (in_fd < 0 || out_fd < 0) {
+    base::log_error(std::string("cannot take over stdin/stdout: ") + std::strerror(errno));
+    return 1;
+  }
+
+  boost::asio::io_context io;
+  rpc::Transport transport(io, in_fd, out_fd, options.max_message_bytes);
+  rpc::Dispatcher dispatcher([&transport](const nlohmann::json& message) {
+    transport.send(message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+  });
+  api::ServerOptions server_options;
+  server_options.version = AGENTD_VERSION;
+  server_options.workdir_root = options.workdir_root;
+  server_options.max_message_bytes = options.max_message_bytes;
+  server_options.framing = [&transport] { return rpc::framing_name(transport.framing()); };
+  server_options.wait_for_room = [&transport](std::function<void()> resume) {
+    transport.when_drained(std::move(resume));
+  };
+  api::Session session(io, dispatcher, server_options);
+
+  std::optional<int> exit_code;
+  auto finish = [&](int code, const char* why) {
+    if (exit_code) return;
+    exit_code = code;
+    base::log_info(std::string("exiting: ") + why);
+    transport.close_input();
+    session.destroy_everything();
+  };
+  dispatcher.on_exit([&](int code) { finish(code, "exit notification"); });
+  transport.start({
+      [&](std::string body) { dispatcher.handle_message(body); },
+      [&](std::string message) { dispatcher.handle_frame_error(message); },
+      [&] { finish(0, "stdin closed"); },
+  });
+  boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
+  signals.async_wait([&](boost::system::error_code ec, int sig) {
+    if (!ec) finish(128 + sig, strsignal(sig));
+  });
+
+  while (!exit_code && io.run_one() > 0) {
+  }
+  // Let queued replies reach the client, but never hang on a stuck reader.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+  while (!transport.idle() && std::chrono::steady_clock::now() < deadline) {
+    io.run_one_for(std::chrono::milliseconds(50));
+  }
+  return exit_code.value_or(0);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"agentd: sandboxes and command execution for AI agents, over JSON-RPC 2.0 on stdio"};
+  Options options;
+  app.set_version_flag("--version", std::string("agentd ") + AGENTD_VERSION);
+  app.add_option("--max-message-bytes", options.max_message_bytes,
+                 "largest accepted JSON-RPC message")
+      ->check(CLI::Range(size_t(1024), size_t(1) << 32));
+  app.add_option("--workdir-root", options.workdir_root,
+                 "where host-direct sandboxes get their workdirs");
+  app.add_option("--log-level", options.log_level, "error, warn, info or debug (stderr)")
+      ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  CLI11_PARSE(app, argc, argv);
+  base::set_log_level(*parse_level(options.log_level));
+  return serve(options);
+}

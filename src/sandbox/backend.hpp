@@ -1,0 +1,52 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <memory>
+#include <string>
+#include <variant>
+#include <vector>
+
+#include "exec/child.hpp"
+#include "policy/sandbox_spec.hpp"
+#include "sandbox/features.hpp"
+
+namespace agentd::sandbox {
+
+// Why sandbox/create failed, in terms the API maps to an error code.
+struct CreateError {
+  enum class Kind {
+    kIsolationUnavailable,  // the backend cannot run here at all
+    kFeatureUnavailable,    // a requested feature cannot be enforced
+    kInvalidArgument,       // the request is wrong (field names it)
+    kSystem,                // the host failed us (mkdir, ...)
+  };
+  Kind kind = Kind::kSystem;
+  std::string message;
+  std::string field;    // JSON path under params, for kInvalidArgument
+  std::string feature;  // for kFeatureUnavailable / kIsolationUnavailable
+  std::string fix;      // what the caller can do about it
+};
+
+// One live sandbox. Processes are launched through it; the exec layer owns
+// their lifetime. The caller kills every exec before calling destroy().
+class Sandbox {
+ public:
+  virtual ~Sandbox() = default;
+  virtual const std::string& workdir() const = 0;  // host path
+  virtual policy::NetworkMode network() const = 0;
+  virtual const std::vector<FeatureState>& capabilities() const = 0;
+  virtual std::variant<exec::LaunchedChild, exec::LaunchFailure> launch(
+      const exec::LaunchRequest& request) = 0;
+  // Removes what the backend created; returns whether the workdir was removed.
+  virtual bool destroy(bool keep_workdir) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const BackendInfo& info() const = 0;
+  virtual std::variant<std::unique_ptr<Sandbox>, CreateError> create(
+      const policy::SandboxSpec& spec, const std::string& sandbox_id) = 0;
+};
+
+}  // namespace agentd::sandbox

@@ -1,0 +1,211 @@
+#include "sandbox/host_direct.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "exec/host_launcher.hpp"
+#include "sandbox/path_beneath.hpp"
+
+namespace agentd::sandbox {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::vector<FeatureState> host_features() {
+  return {
+      unavailable("filesystem",
+                  "host-direct runs commands as agentd's user with the whole host filesystem "
+                  "visible; use isolation \"linux\" for confinement"),
+      unavailable("network", "host-direct shares the host network; use isolation \"linux\""),
+      enforced("processGroup", "setpgid + killpg on exit, timeout, kill and destroy"),
+      enforced("parentDeathSignal", "PR_SET_PDEATHSIG(SIGKILL) on each exec leader"),
+      enforced("environmentScrub", "fresh environment; LD_PRELOAD, BASH_ENV, ... refused"),
+      enforced("limits.wallTimeMs", "timer + killpg"),
+      enforced("limits.maxOutputBytes", "counted by agentd, killpg when exceeded"),
+      enforced("limits.cpuTimeMs", "RLIMIT_CPU per process (second granularity)"),
+      enforced("limits.memoryBytes", "RLIMIT_AS per process (address space, not resident memory)"),
+      enforced("limits.maxOpenFiles", "RLIMIT_NOFILE"),
+      enforced("limits.maxFileSizeBytes", "RLIMIT_FSIZE"),
+      unavailable("limits.maxProcesses",
+                  "RLIMIT_NPROC counts every process of the user (and root ignores it); "
+                  "needs the pids cgroup of isolation \"linux\""),
+  };
+}
+
+class HostDirectSandbox final : public Sandbox {
+ public:
+  HostDirectSandbox(boost::asio::io_context& io, std::string workdir, base::UniqueFd workdir_fd,
+                    bool created, std::vector<FeatureState> capabilities)
+      : io_(io),
+        workdir_(std::move(workdir)),
+        workdir_fd_(std::move(workdir_fd)),
+        created_(created),
+        capabilities_(std::move(capabilities)) {}
+
+  const std::string& workdir() const override { return workdir_; }
+  policy::NetworkMode network() const override { return policy::NetworkMode::kHost; }
+  const std::vector<FeatureState>& capabilities() const override { return capabilities_; }
+
+  std::variant<exec::LaunchedChild, exec::LaunchFailure> launch(
+      const exec::LaunchRequest& request) override {
+    auto relative = relative_to_root(workdir_, request.cwd.value_or("."));
+    if (!relative) return exec::LaunchFailure{"cwd", relative.error().message()};
+    auto cwd = open_beneath(workdir_fd_.get(), *relative, O_PATH | O_DIRECTORY);
+    if (!cwd) return exec::LaunchFailure{"cwd", cwd.error().message()};
+
+    auto path = request.env.count("PATH") ? request.env.at("PATH") : std::string();
+    auto executable = exec::find_on_path(request.argv[0], path);
+    if (!executable) {
+      return exec::LaunchFailure{"", "argv[0] \"" + request.argv[0] + "\": not found on PATH (" +
+                                         path + ")"};
+    }
+    exec::HostLaunchPlan plan;
+    plan.executable = *executable;
+    plan.argv = request.argv;
+    for (const auto& [name, value] : request.env) plan.env.push_back(name + "=" + value);
+    plan.cwd_fd = cwd->get();
+    plan.stdin_pipe = request.stdin_pipe;
+    plan.limits = request.limits;
+    return exec::launch_on_host(io_, plan);
+  }
+
+  bool destroy(bool keep_workdir) override {
+    workdir_fd_.reset();
+    if (!created_ || keep_workdir) return false;
+    std::error_code ec;
+    fs::remove_all(workdir_, ec);
+    return !ec;
+  }
+
+ private:
+  boost::asio::io_context& io_;
+  std::string workdir_;
+  base::UniqueFd workdir_fd_;
+  bool created_;
+  std::vector<FeatureState> capabilities_;
+};
+
+CreateError feature_error(const std::string& feature, const std::string& reason,
+                          const std::string& field) {
+  CreateError error;
+  error.kind = CreateError::Kind::kFeatureUnavailable;
+  error.feature = feature;
+  error.field = field;
+  error.message = "host-direct cannot enforce " + feature + ": " + reason;
+  error.fix = "use isolation \"linux\", or list \"" + feature +
+              "\" in params.optional to accept running without it";
+  return error;
+}
+
+// Checks the request against what host-direct can enforce and builds the
+// capability list of the new sandbox.
+std::variant<std::vector<FeatureState>, CreateError> plan_capabilities(
+    const policy::SandboxSpec& spec) {
+  std::vector<FeatureState> caps;
+  for (FeatureState feature : host_features()) {
+    bool requested = true;
+    std::string field;
+    if (feature.name == "filesystem") {
+      requested = !spec.read_only_paths.empty() || !spec.read_write_paths.empty();
+      field = spec.read_only_paths.empty() ? "readWritePaths" : "readOnlyPaths";
+    } else if (feature.name == "network") {
+      requested = spec.network == policy::NetworkMode::kNone;
+      field = "network";
+    } else if (feature.name.rfind("limits.", 0) == 0) {
+      std::string limit = feature.name.substr(7);
+      requested = false;
+      for (const auto& f : policy::kLimitFields) {
+        if (limit == f.wire_name) requested = (spec.limits.*f.member).has_value();
+      }
+      field = feature.name;
+    }
+    if (!requested && feature.state == FeatureState::State::kEnforced) {
+      feature = not_requested(feature.name);
+    }
+    if (requested && feature.state == FeatureState::State::kUnavailable &&
+        !spec.accepts_without(feature.name)) {
+      return feature_error(feature.name, feature.reason, field);
+    }
+    caps.push_back(std::move(feature));
+  }
+  return caps;
+}
+
+std::variant<std::string, CreateError> make_workdir(const std::string& root,
+                                                    const std::string& sandbox_id) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  ::chmod(root.c_str(), 0700);
+  std::string pattern = root + "/" + sandbox_id + "-XXXXXX";
+  if (ec || ::mkdtemp(pattern.data()) == nullptr) {
+    CreateError error;
+    error.message = "creating the workdir under " + root + " failed: " +
+                    (ec ? ec.message() : std::string(std::strerror(errno)));
+    error.fix = "check that the directory is writable, or start agentd with --workdir-root";
+    return error;
+  }
+  return pattern;  // mkdtemp creates it 0700
+}
+
+}  // namespace
+
+std::string default_workdir_root() {
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state && state[0] == '/') {
+    return std::string(state) + "/agentd/sandboxes";
+  }
+  return "/tmp/agentd-" + std::to_string(::getuid());
+}
+
+HostDirectBackend::HostDirectBackend(boost::asio::io_context& io, std::string workdir_root)
+    : io_(io), workdir_root_(std::move(workdir_root)) {
+  info_.name = "host-direct";
+  info_.isolation = "none";
+  info_.available = true;
+  for (FeatureState feature : host_features()) {
+    if (feature.state == FeatureState::State::kEnforced) feature.state = FeatureState::State::kAvailable;
+    info_.features.push_back(std::move(feature));
+  }
+}
+
+std::variant<std::unique_ptr<Sandbox>, CreateError> HostDirectBackend::create(
+    const policy::SandboxSpec& spec, const std::string& sandbox_id) {
+  if (!spec.profile.empty() && spec.profile != "workstation") {
+    CreateError error;
+    error.kind = CreateError::Kind::kInvalidArgument;
+    error.field = "profile";
+    error.message = "profile \"" + spec.profile + "\" does not apply to isolation \"none\"";
+    error.fix = "omit profile or use \"workstation\"";
+    return error;
+  }
+  auto caps = plan_capabilities(spec);
+  if (auto* error = std::get_if<CreateError>(&caps)) return *error;
+
+  std::string workdir;
+  bool created = !spec.workdir;
+  if (spec.workdir) {
+    workdir = fs::weakly_canonical(*spec.workdir).string();
+  } else {
+    auto made = make_workdir(workdir_root_, sandbox_id);
+    if (auto* error = std::get_if<CreateError>(&made)) return *error;
+    workdir = std::get<std::string>(made);
+  }
+  int fd = ::open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) {
+    CreateError error;
+    error.kind = CreateError::Kind::kInvalidArgument;
+    error.field = "workdir";
+    error.message = "workdir \"" + workdir + "\": " + std::strerror(errno);
+    error.fix = "give an existing directory, or omit workdir to get a fresh one";
+    if (created) fs::remove_all(workdir);
+    return error;
+  }
+  return std::unique_ptr<Sandbox>(new HostDirectSandbox(io_, workdir, base::UniqueFd(fd), created,
+                                                        std::get<0>(std::move(caps))));
+}
+
+}  // namespace agentd::sandbox
