@@ -15,7 +15,7 @@
 #include "base/log.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/transport.hpp"
-#include "sandbox/host_direct.hpp"
+#include "sandbox/workdir.hpp"
 
 #ifndef AGENTD_VERSION
 #define AGENTD_VERSION "0.0.0"

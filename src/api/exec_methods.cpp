@@ -54,7 +54,7 @@ std::string Session::start_exec(SandboxEntry& sandbox, const ExecParams& params,
   exec::LaunchRequest request;
   request.argv = params.argv;
   request.cwd = params.cwd;
-  request.env = build_environment(params, sandbox.spec, sandbox.sandbox->workdir());
+  request.env = build_environment(params, sandbox.spec, sandbox.sandbox->visible_workdir());
   request.stdin_pipe = params.stdin_pipe && !run_reply;
   request.limits = params.limits;
   auto launched = sandbox.sandbox->launch(request);

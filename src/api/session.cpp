@@ -13,7 +13,7 @@ inline constexpr const char* kProtocolVersion = "0.1.0";
 Session::Session(boost::asio::io_context& io, rpc::Dispatcher& dispatcher, ServerOptions options)
     : io_(io), dispatcher_(dispatcher), options_(std::move(options)) {
   host_backend_ = std::make_unique<sandbox::HostDirectBackend>(io_, options_.workdir_root);
-  linux_backend_ = std::make_unique<sandbox::LinuxBackend>();
+  linux_backend_ = std::make_unique<sandbox::LinuxBackend>(io_, options_.workdir_root);
   bind_methods();
 }
 

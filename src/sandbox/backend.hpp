@@ -33,6 +33,8 @@ class Sandbox {
  public:
   virtual ~Sandbox() = default;
   virtual const std::string& workdir() const = 0;  // host path
+  // The workdir as processes in the sandbox see it (HOME, default cwd).
+  virtual const std::string& visible_workdir() const = 0;
   virtual policy::NetworkMode network() const = 0;
   virtual const std::vector<FeatureState>& capabilities() const = 0;
   virtual std::variant<exec::LaunchedChild, exec::LaunchFailure> launch(

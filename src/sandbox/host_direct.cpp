@@ -9,6 +9,7 @@
 
 #include "exec/host_launcher.hpp"
 #include "sandbox/path_beneath.hpp"
+#include "sandbox/workdir.hpp"
 
 namespace agentd::sandbox {
 
@@ -48,6 +49,7 @@ class HostDirectSandbox final : public Sandbox {
         capabilities_(std::move(capabilities)) {}
 
   const std::string& workdir() const override { return workdir_; }
+  const std::string& visible_workdir() const override { return workdir_; }
   policy::NetworkMode network() const override { return policy::NetworkMode::kHost; }
   const std::vector<FeatureState>& capabilities() const override { return capabilities_; }
 
@@ -136,30 +138,7 @@ std::variant<std::vector<FeatureState>, CreateError> plan_capabilities(
   return caps;
 }
 
-std::variant<std::string, CreateError> make_workdir(const std::string& root,
-                                                    const std::string& sandbox_id) {
-  std::error_code ec;
-  fs::create_directories(root, ec);
-  ::chmod(root.c_str(), 0700);
-  std::string pattern = root + "/" + sandbox_id + "-XXXXXX";
-  if (ec || ::mkdtemp(pattern.data()) == nullptr) {
-    CreateError error;
-    error.message = "creating the workdir under " + root + " failed: " +
-                    (ec ? ec.message() : std::string(std::strerror(errno)));
-    error.fix = "check that the directory is writable, or start agentd with --workdir-root";
-    return error;
-  }
-  return pattern;  // mkdtemp creates it 0700
-}
-
 }  // namespace
-
-std::string default_workdir_root() {
-  if (const char* state = std::getenv("XDG_STATE_HOME"); state && state[0] == '/') {
-    return std::string(state) + "/agentd/sandboxes";
-  }
-  return "/tmp/agentd-" + std::to_string(::getuid());
-}
 
 HostDirectBackend::HostDirectBackend(boost::asio::io_context& io, std::string workdir_root)
     : io_(io), workdir_root_(std::move(workdir_root)) {
@@ -185,26 +164,10 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> HostDirectBackend::create(
   auto caps = plan_capabilities(spec);
   if (auto* error = std::get_if<CreateError>(&caps)) return *error;
 
-  std::string workdir;
-  bool created = !spec.workdir;
-  if (spec.workdir) {
-    workdir = fs::weakly_canonical(*spec.workdir).string();
-  } else {
-    auto made = make_workdir(workdir_root_, sandbox_id);
-    if (auto* error = std::get_if<CreateError>(&made)) return *error;
-    workdir = std::get<std::string>(made);
-  }
-  int fd = ::open(workdir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    CreateError error;
-    error.kind = CreateError::Kind::kInvalidArgument;
-    error.field = "workdir";
-    error.message = "workdir \"" + workdir + "\": " + std::strerror(errno);
-    error.fix = "give an existing directory, or omit workdir to get a fresh one";
-    if (created) fs::remove_all(workdir);
-    return error;
-  }
-  return std::unique_ptr<Sandbox>(new HostDirectSandbox(io_, workdir, base::UniqueFd(fd), created,
+  auto workdir = open_workdir(spec, workdir_root_, sandbox_id);
+  if (auto* error = std::get_if<CreateError>(&workdir)) return *error;
+  auto& dir = std::get<Workdir>(workdir);
+  return std::unique_ptr<Sandbox>(new HostDirectSandbox(io_, dir.path, std::move(dir.fd), dir.created,
                                                         std::get<0>(std::move(caps))));
 }
 

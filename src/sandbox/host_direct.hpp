@@ -21,8 +21,5 @@ class HostDirectBackend final : public Backend {
   BackendInfo info_;
 };
 
-// Default parent directory for host-direct workdirs:
-// $XDG_STATE_HOME/agentd/sandboxes, else /tmp/agentd-<uid>.
-std::string default_workdir_root();
 
 }  // namespace agentd::sandbox

@@ -8,8 +8,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <fcntl.h>
+
+#include <cstdlib>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
+
+#include "sandbox/linux/cgroup.hpp"
+#include "sandbox/linux/init_process.hpp"
+#include "sandbox/linux/linux_sandbox.hpp"
+#include "sandbox/workdir.hpp"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC 0x63677270
@@ -102,24 +111,202 @@ std::vector<FeatureState> probe_linux_features() {
   };
 }
 
-LinuxBackend::LinuxBackend() {
-  info_.name = "linux";
-  info_.isolation = "linux";
-  info_.available = false;
-  info_.reason =
-      "the linux backend (namespaces, pivot_root, Landlock, seccomp, cgroups) is not part of this "
-      "build yet; the features below are what this kernel offers";
-  info_.features = probe_linux_features();
+namespace {
+
+// agentd-sandbox-init: $AGENTD_SANDBOX_INIT, else beside the agentd binary,
+// else where the build put it.
+std::string find_init_helper() {
+  if (const char* env = std::getenv("AGENTD_SANDBOX_INIT"); env && *env) return env;
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n > 0) {
+    std::string dir(self, size_t(n));
+    dir = dir.substr(0, dir.rfind('/'));
+    std::string beside = dir + "/agentd-sandbox-init";
+    if (::access(beside.c_str(), X_OK) == 0) return beside;
+  }
+#ifdef AGENTD_SANDBOX_INIT_BUILD_PATH
+  return AGENTD_SANDBOX_INIT_BUILD_PATH;
+#else
+  return "agentd-sandbox-init";
+#endif
 }
 
-std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(const policy::SandboxSpec&,
-                                                                         const std::string&) {
+const FeatureState* find_feature(const std::vector<FeatureState>& features, const std::string& name) {
+  for (const auto& f : features) {
+    if (f.name == name) return &f;
+  }
+  return nullptr;
+}
+
+CreateError feature_missing(const FeatureState& feature) {
   CreateError error;
-  error.kind = CreateError::Kind::kIsolationUnavailable;
-  error.feature = "isolation.linux";
-  error.message = "isolation \"linux\" is unavailable: " + info_.reason;
-  error.fix = "pass isolation \"none\" explicitly to run without isolation (host-direct)";
+  error.kind = CreateError::Kind::kFeatureUnavailable;
+  error.feature = feature.name;
+  error.message = "isolation \"linux\" needs " + feature.name + ", which is unavailable here: " +
+                  feature.reason;
+  error.fix = "fix the host as the reason says, or list \"" + feature.name +
+              "\" in params.optional to accept a sandbox without it";
   return error;
+}
+
+bool is_available(const FeatureState* feature) {
+  return feature && feature->state == FeatureState::State::kAvailable;
+}
+
+}  // namespace
+
+LinuxBackend::LinuxBackend(boost::asio::io_context& io, std::string workdir_root)
+    : io_(io), workdir_root_(std::move(workdir_root)) {
+  info_.name = "linux";
+  info_.isolation = "linux";
+  info_.features = probe_linux_features();
+  std::string helper = find_init_helper();
+  helper_fd_ = ::open(helper.c_str(), O_PATH | O_CLOEXEC);
+  info_.available = helper_fd_ >= 0;
+  if (helper_fd_ < 0) {
+    info_.reason = "agentd-sandbox-init not found at " + helper + " (" + std::strerror(errno) +
+                   "); install it beside agentd or set AGENTD_SANDBOX_INIT";
+  }
+  for (const char* required : {"userNamespace", "mountNamespace", "pidNamespace"}) {
+    const FeatureState* f = find_feature(info_.features, required);
+    if (info_.available && !is_available(f)) {
+      info_.available = false;
+      info_.reason = std::string(required) + " is unavailable: " + (f ? f->reason : "not probed");
+    }
+  }
+}
+
+LinuxBackend::~LinuxBackend() {
+  if (helper_fd_ >= 0) ::close(helper_fd_);
+}
+
+// Every feature a linux sandbox relies on must be there, unless the caller
+// listed it in `optional`.
+std::optional<CreateError> LinuxBackend::check_features(const policy::SandboxSpec& spec) const {
+  std::vector<std::string> required = {"userNamespace", "mountNamespace", "pidNamespace",
+                                       "ipcNamespace",  "utsNamespace",   "landlock",
+                                       "seccomp"};
+  if (spec.network != policy::NetworkMode::kHost) required.push_back("netNamespace");
+  for (const auto& name : required) {
+    const FeatureState* f = find_feature(info_.features, name);
+    if (!is_available(f) && !spec.accepts_without(name)) {
+      return feature_missing(f ? *f : unavailable(name, "not probed"));
+    }
+  }
+  for (const char* limit : {"memoryBytes", "maxProcesses"}) {
+    bool asked = std::string(limit) == "memoryBytes" ? spec.limits.memory_bytes.has_value()
+                                                     : spec.limits.max_processes.has_value();
+    std::string name = std::string("limits.") + limit;
+    if (asked && !spec.accepts_without(name)) {
+      return feature_missing(unavailable(name, "cgroup limits are not wired into this build yet"));
+    }
+  }
+  return std::nullopt;
+}
+
+std::vector<FeatureState> LinuxBackend::limit_features(const policy::SandboxSpec& spec) const {
+  auto rlimit = [](const char* name, const std::optional<uint64_t>& v, const char* how) {
+    return v ? enforced(name, how) : not_requested(name);
+  };
+  return {
+      enforced("limits.wallTimeMs", "timer + kill of the exec's process group"),
+      enforced("limits.maxOutputBytes", "counted by agentd, process group killed when exceeded"),
+      rlimit("limits.cpuTimeMs", spec.limits.cpu_time_ms, "RLIMIT_CPU per process"),
+      rlimit("limits.maxOpenFiles", spec.limits.max_open_files, "RLIMIT_NOFILE"),
+      rlimit("limits.maxFileSizeBytes", spec.limits.max_file_size_bytes, "RLIMIT_FSIZE"),
+      spec.limits.memory_bytes ? unavailable("limits.memoryBytes", "accepted as optional")
+                               : not_requested("limits.memoryBytes"),
+      spec.limits.max_processes ? unavailable("limits.maxProcesses", "accepted as optional")
+                                : not_requested("limits.maxProcesses"),
+  };
+}
+
+std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
+    const policy::SandboxSpec& spec, const std::string& sandbox_id) {
+  if (!info_.available) {
+    CreateError error;
+    error.kind = CreateError::Kind::kIsolationUnavailable;
+    error.feature = "isolation.linux";
+    error.message = "isolation \"linux\" is unavailable: " + info_.reason;
+    error.fix = "fix the host as the reason says; isolation \"none\" runs without any isolation";
+    return error;
+  }
+  if (!spec.profile.empty() && spec.profile != "default") {
+    CreateError error;
+    error.kind = CreateError::Kind::kInvalidArgument;
+    error.field = "profile";
+    error.message = "unknown profile \"" + spec.profile + "\" for isolation \"linux\"";
+    error.fix = "omit profile or use \"default\"";
+    return error;
+  }
+  if (auto missing = check_features(spec)) return *missing;
+
+  auto workdir = open_workdir(spec, workdir_root_, sandbox_id);
+  if (auto* error = std::get_if<CreateError>(&workdir)) return *error;
+  auto& dir = std::get<Workdir>(workdir);
+  linuxns::InitLaunch launch;
+  launch.helper_fd = helper_fd_;
+  launch.ids = linuxns::default_id_mapping();
+  if (dir.created && launch.ids.privileged &&
+      ::chown(dir.path.c_str(), launch.ids.outside_uid, launch.ids.outside_gid) != 0) {
+    CreateError error;
+    error.message = "chown of the workdir to the sandbox uid failed: " + std::string(std::strerror(errno));
+    std::filesystem::remove_all(dir.path);
+    return error;
+  }
+  auto cleanup_workdir = [&] {
+    if (dir.created) std::filesystem::remove_all(dir.path);
+  };
+  auto setup = linuxns::plan_sandbox_setup(spec, dir.path);
+  if (!setup) {
+    cleanup_workdir();
+    CreateError error;
+    error.kind = CreateError::Kind::kInvalidArgument;
+    error.message = setup.error().message();
+    error.field = error.message.substr(0, error.message.find(':'));
+    return error;
+  }
+  launch.setup = std::move(*setup);
+  launch.setup.landlock = is_available(find_feature(info_.features, "landlock"));
+  bool host_network = spec.network == policy::NetworkMode::kHost;
+  launch.namespace_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
+  if (!host_network) launch.namespace_flags |= CLONE_NEWNET;
+  bool cgroupns = is_available(find_feature(info_.features, "cgroupNamespace"));
+  if (cgroupns) launch.namespace_flags |= CLONE_NEWCGROUP;
+
+  auto started = linuxns::start_init(launch);
+  if (auto* failure = std::get_if<linuxns::InitStartError>(&started)) {
+    cleanup_workdir();
+    CreateError error;
+    error.message = "building the linux sandbox failed at " + failure->step + ": " + failure->message;
+    error.fix = "see agentd's stderr; report it if the host looks fine";
+    return error;
+  }
+  auto& init = std::get<linuxns::InitProcess>(started);
+  std::vector<FeatureState> caps = {
+      enforced("userNamespace", "root inside = uid " + std::to_string(launch.ids.outside_uid) + " outside"),
+      enforced("mountNamespace", "clone(CLONE_NEWNS), all mounts private"),
+      enforced("pidNamespace", "clone(CLONE_NEWPID), init is PID 1"),
+      enforced("ipcNamespace", "clone(CLONE_NEWIPC)"),
+      enforced("utsNamespace", "clone(CLONE_NEWUTS), hostname " + launch.setup.hostname),
+      host_network ? unavailable("netNamespace", "network \"host\" was requested")
+                   : enforced("netNamespace", "clone(CLONE_NEWNET)"),
+      cgroupns ? enforced("cgroupNamespace", "clone(CLONE_NEWCGROUP)")
+               : unavailable("cgroupNamespace", "not offered by this kernel"),
+  };
+  for (const char* name : {"landlock", "seccomp"}) {
+    bool confirmed = false;
+    for (const auto& [f, m] : init.confirmed) confirmed = confirmed || f == name;
+    if (!confirmed) caps.push_back(unavailable(name, "unavailable on this kernel; accepted as optional"));
+  }
+  for (const auto& [name, mechanism] : init.confirmed) caps.push_back(enforced(name, mechanism));
+  if (host_network) caps.push_back(unavailable("network", "network \"host\" was requested"));
+  for (auto& f : limit_features(spec)) caps.push_back(std::move(f));
+  auto sandbox = std::make_unique<linuxns::LinuxSandbox>(io_, std::move(init), dir.path, std::move(dir.fd),
+                                                         dir.created, std::move(caps), nullptr);
+  sandbox->set_network(host_network ? policy::NetworkMode::kHost : policy::NetworkMode::kNone);
+  return std::unique_ptr<Sandbox>(std::move(sandbox));
 }
 
 }  // namespace agentd::sandbox

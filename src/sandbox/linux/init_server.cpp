@@ -1,0 +1,245 @@
+#include "sandbox/linux/init_server.hpp"
+
+#include <fcntl.h>
+#include <linux/close_range.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sandbox/linux/control_channel.hpp"
+
+namespace agentd::sandbox::linuxns {
+
+namespace {
+
+using json = nlohmann::json;
+
+struct ExecRequest {
+  uint64_t id = 0;
+  std::vector<std::string> argv;
+  std::vector<std::string> env;
+  std::string cwd;
+  std::vector<std::string> candidates;  // executable paths to try, in order
+  std::vector<std::array<uint64_t, 3>> rlimits;
+};
+
+// Resolves argv[0] on the sandbox's PATH, as execvp would, before forking.
+std::vector<std::string> executable_candidates(const std::string& name,
+                                               const std::vector<std::string>& env) {
+  if (name.find('/') != std::string::npos) return {name};
+  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  for (const auto& kv : env) {
+    if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
+  }
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t end = path.find(':', start);
+    if (end == std::string::npos) end = path.size();
+    std::string dir = path.substr(start, end - start);
+    out.push_back((dir.empty() ? "." : dir) + "/" + name);
+    start = end + 1;
+  }
+  return out;
+}
+
+struct ChildError {
+  uint8_t step;  // 1 stdio, 2 setpgid, 3 signals, 4 rlimit, 5 chdir, 6 execve
+  int error;
+};
+
+const char* child_step_name(uint8_t step) {
+  static const char* names[] = {"?", "dup2 stdio", "setpgid", "reset signals", "setrlimit",
+                                "chdir", "execve"};
+  return step < 7 ? names[step] : "?";
+}
+
+[[noreturn]] void child_fail(int pipe_fd, uint8_t step) {
+  ChildError e{step, errno};
+  ssize_t ignored = ::write(pipe_fd, &e, sizeof e);
+  (void)ignored;
+  ::_exit(127);
+}
+
+// In the forked child: everything was prepared by the parent.
+[[noreturn]] void run_child(const ExecRequest& req, const std::vector<base::UniqueFd>& fds,
+                            int error_pipe, char* const* argv, char* const* envp) {
+  for (int i = 0; i < 3; ++i) {
+    if (::dup2(fds[i].get(), i) < 0) child_fail(error_pipe, 1);
+  }
+  if (::setpgid(0, 0) != 0) child_fail(error_pipe, 2);
+  sigset_t none;
+  sigemptyset(&none);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) child_fail(error_pipe, 3);
+  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+  for (const auto& r : req.rlimits) {
+    rlimit value{r[1], r[2]};
+    if (::setrlimit(int(r[0]), &value) != 0) child_fail(error_pipe, 4);
+  }
+  if (::chdir(req.cwd.c_str()) != 0) child_fail(error_pipe, 5);
+  ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
+  int last_error = ENOENT;
+  for (const auto& path : req.candidates) {
+    ::execve(path.c_str(), argv, envp);
+    // Keep the most telling error: EACCES beats ENOENT, as in execvp.
+    if (errno != ENOENT && errno != ENOTDIR) last_error = errno;
+  }
+  errno = last_error;
+  child_fail(error_pipe, 6);
+}
+
+class ExecServer {
+ public:
+  explicit ExecServer(int control) : control_(control) {}
+  int run();
+
+ private:
+  void handle_message(ControlMessage message);
+  void start(const json& body, std::vector<base::UniqueFd> fds);
+  void reap_children();
+  void report_exit(pid_t pid, uint64_t id, int status, const rusage& ru);
+  void send(const json& body) { (void)send_control(control_, body); }
+
+  int control_;
+  int signal_fd_ = -1;
+  std::map<pid_t, uint64_t> leaders_;  // exec leader pid -> exec id
+};
+
+int ExecServer::run() {
+  sigset_t chld;
+  sigemptyset(&chld);
+  sigaddset(&chld, SIGCHLD);
+  ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+  signal_fd_ = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+  if (signal_fd_ < 0) return 1;
+  while (true) {
+    pollfd fds[2] = {{control_, POLLIN, 0}, {signal_fd_, POLLIN, 0}};
+    if (::poll(fds, 2, -1) < 0) {
+      if (errno == EINTR) continue;
+      return 1;
+    }
+    if (fds[1].revents & POLLIN) {
+      signalfd_siginfo info;
+      while (::read(signal_fd_, &info, sizeof info) == sizeof info) {
+      }
+      reap_children();
+    }
+    if (fds[0].revents & (POLLIN | POLLHUP | POLLERR)) {
+      auto message = receive_control(control_);
+      if (!message || !message->has_value()) return 0;  // agentd is gone: so are we
+      handle_message(std::move(**message));
+    }
+  }
+}
+
+void ExecServer::handle_message(ControlMessage message) {
+  const json& body = message.body;
+  std::string op = body.value("op", "");
+  if (op == "exec") return start(body, std::move(message.fds));
+  if (op == "kill") {
+    pid_t pid = body.value("pid", 0);
+    if (pid > 1 && leaders_.count(pid)) ::kill(-pid, body.value("signal", SIGKILL));
+    return;
+  }
+  if (op == "killAll") {
+    ::kill(-1, SIGKILL);  // every process of the namespace but us
+    return;
+  }
+}
+
+void ExecServer::start(const json& body, std::vector<base::UniqueFd> fds) {
+  ExecRequest req;
+  req.id = body.value("id", uint64_t(0));
+  try {
+    req.argv = body.at("argv").get<std::vector<std::string>>();
+    req.env = body.at("env").get<std::vector<std::string>>();
+    req.cwd = body.at("cwd").get<std::string>();
+    req.rlimits = body.at("rlimits").get<std::vector<std::array<uint64_t, 3>>>();
+  } catch (const json::exception& e) {
+    return send({{"op", "execFailed"}, {"id", req.id}, {"message", std::string("bad request: ") + e.what()}});
+  }
+  if (fds.size() != 3 || req.argv.empty()) {
+    return send({{"op", "execFailed"}, {"id", req.id}, {"message", "bad request: needs argv and 3 fds"}});
+  }
+  req.candidates = executable_candidates(req.argv[0], req.env);
+  std::vector<char*> argv, envp;
+  for (auto& a : req.argv) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  for (auto& e : req.env) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  int pipe_fds[2];
+  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+    return send({{"op", "execFailed"}, {"id", req.id}, {"message", std::string("pipe2: ") + std::strerror(errno)}});
+  }
+  base::UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
+  pid_t pid = ::fork();
+  if (pid == 0) run_child(req, fds, write_end.get(), argv.data(), envp.data());
+  write_end.reset();
+  if (pid < 0) {
+    return send({{"op", "execFailed"}, {"id", req.id}, {"message", std::string("fork: ") + std::strerror(errno)}});
+  }
+  ChildError error{};
+  ssize_t n;
+  do {
+    n = ::read(read_end.get(), &error, sizeof error);
+  } while (n < 0 && errno == EINTR);
+  if (n == sizeof error) {
+    ::waitpid(pid, nullptr, 0);
+    std::string what = error.step == 6 ? "execve(\"" + req.argv[0] + "\")" : child_step_name(error.step);
+    if (error.step == 5) what += "(\"" + req.cwd + "\")";
+    return send({{"op", "execFailed"}, {"id", req.id}, {"message", what + ": " + std::strerror(error.error)}});
+  }
+  leaders_[pid] = req.id;
+  send({{"op", "started"}, {"id", req.id}, {"pid", pid}});
+}
+
+// Reaps every dead process (orphans are ours too). For an exec leader, the
+// rest of its process group is killed while the leader is still a zombie,
+// so its pid (the group id) cannot have been reused.
+void ExecServer::reap_children() {
+  while (true) {
+    siginfo_t info{};
+    if (::waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0 || info.si_pid == 0) return;
+    pid_t pid = info.si_pid;
+    auto leader = leaders_.find(pid);
+    if (leader != leaders_.end()) ::kill(-pid, SIGKILL);
+    int status = 0;
+    rusage ru{};
+    if (::wait4(pid, &status, 0, &ru) != pid) return;
+    if (leader != leaders_.end()) {
+      uint64_t id = leader->second;
+      leaders_.erase(leader);
+      report_exit(pid, id, status, ru);
+    }
+  }
+}
+
+void ExecServer::report_exit(pid_t pid, uint64_t id, int status, const rusage& ru) {
+  auto ms = [](const timeval& tv) { return uint64_t(tv.tv_sec) * 1000 + uint64_t(tv.tv_usec) / 1000; };
+  send({{"op", "exit"},
+        {"id", id},
+        {"pid", pid},
+        {"signaled", WIFSIGNALED(status)},
+        {"code", WIFEXITED(status) ? WEXITSTATUS(status) : 0},
+        {"signal", WIFSIGNALED(status) ? WTERMSIG(status) : 0},
+        {"userMs", ms(ru.ru_utime)},
+        {"systemMs", ms(ru.ru_stime)},
+        {"maxRssBytes", uint64_t(ru.ru_maxrss) * 1024}});
+}
+
+}  // namespace
+
+int serve_execs(int control_fd) { return ExecServer(control_fd).run(); }
+
+}  // namespace agentd::sandbox::linuxns

@@ -1,0 +1,228 @@
+#include "sandbox/linux/linux_sandbox.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <boost/asio/post.hpp>
+#include <cstring>
+#include <filesystem>
+
+#include "base/log.hpp"
+#include "sandbox/linux/cgroup.hpp"
+#include "sandbox/path_beneath.hpp"
+
+namespace agentd::sandbox::linuxns {
+
+namespace asio = boost::asio;
+using json = nlohmann::json;
+
+namespace {
+
+constexpr int kStartTimeoutMs = 10000;
+
+exec::ExitInfo exit_info_from(const json& body) {
+  exec::ExitInfo info;
+  info.signaled = body.value("signaled", false);
+  info.exit_code = body.value("code", 0);
+  info.signal = body.value("signal", 0);
+  info.usage = exec::Usage{body.value("userMs", uint64_t(0)), body.value("systemMs", uint64_t(0)),
+                           body.value("maxRssBytes", uint64_t(0))};
+  return info;
+}
+
+// A process started by the sandbox init; its exit comes over the link.
+class LinuxChild final : public exec::Child {
+ public:
+  LinuxChild(std::shared_ptr<ControlLink> link, uint64_t id, pid_t pid)
+      : link_(std::move(link)), id_(id), pid_(pid) {}
+  int pid() const override { return pid_; }
+  void on_exit(std::function<void(exec::ExitInfo)> done) override {
+    link_->on_exit(id_, std::move(done));
+  }
+  void signal_group(int signal) override { link_->kill(pid_, signal); }
+
+ private:
+  std::shared_ptr<ControlLink> link_;
+  uint64_t id_;
+  pid_t pid_;
+};
+
+json rlimits_for(const policy::Limits& limits) {
+  json out = json::array({json::array({RLIMIT_CORE, 0, 0})});
+  if (limits.cpu_time_ms) {
+    uint64_t seconds = std::max<uint64_t>(1, (*limits.cpu_time_ms + 999) / 1000);
+    out.push_back({RLIMIT_CPU, seconds, seconds + 1});
+  }
+  if (limits.max_open_files) out.push_back({RLIMIT_NOFILE, *limits.max_open_files, *limits.max_open_files});
+  if (limits.max_file_size_bytes) {
+    out.push_back({RLIMIT_FSIZE, *limits.max_file_size_bytes, *limits.max_file_size_bytes});
+  }
+  return out;
+}
+
+std::optional<base::Pipe> make_pipe() {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC) != 0) return std::nullopt;
+  return base::Pipe{base::UniqueFd(fds[0]), base::UniqueFd(fds[1])};
+}
+
+}  // namespace
+
+ControlLink::ControlLink(asio::io_context& io, base::UniqueFd control) : socket_(io, control.release()) {}
+
+void ControlLink::wait_readable() {
+  if (closed_) return;
+  auto self = shared_from_this();
+  socket_.async_wait(asio::posix::stream_descriptor::wait_read, [self](boost::system::error_code ec) {
+    if (ec || self->closed_) return;
+    auto message = receive_control(self->socket_.native_handle(), /*dont_wait=*/true);
+    if (!message && message.error().code.value() == EAGAIN) return self->wait_readable();
+    if (!message || !message->has_value()) {
+      base::log_warn("sandbox init closed its control channel");
+      return self->fail_all();
+    }
+    self->handle((*message)->body);
+    self->wait_readable();
+  });
+}
+
+void ControlLink::handle(const json& body) {
+  if (body.value("op", "") == "exit") deliver_exit(body.value("id", uint64_t(0)), exit_info_from(body));
+}
+
+void ControlLink::deliver_exit(uint64_t id, exec::ExitInfo info) {
+  auto it = exit_handlers_.find(id);
+  if (it == exit_handlers_.end()) {
+    early_exits_[id] = info;
+    return;
+  }
+  auto done = std::move(it->second);
+  exit_handlers_.erase(it);
+  done(info);
+}
+
+// The init is gone, and with it every process of the sandbox.
+void ControlLink::fail_all() {
+  closed_ = true;
+  auto handlers = std::move(exit_handlers_);
+  exit_handlers_.clear();
+  exec::ExitInfo killed;
+  killed.signaled = true;
+  killed.signal = SIGKILL;
+  for (auto& [id, done] : handlers) done(killed);
+}
+
+void ControlLink::on_exit(uint64_t id, std::function<void(exec::ExitInfo)> done) {
+  if (auto early = early_exits_.find(id); early != early_exits_.end()) {
+    exec::ExitInfo info = early->second;
+    early_exits_.erase(early);
+    asio::post(socket_.get_executor(), [done = std::move(done), info] { done(info); });
+    return;
+  }
+  exit_handlers_[id] = std::move(done);
+  if (closed_) fail_all();
+}
+
+void ControlLink::start() { wait_readable(); }
+
+std::variant<pid_t, std::string> ControlLink::start_exec(const json& request,
+                                                         const std::vector<int>& fds) {
+  if (closed_) return std::string("the sandbox init is gone (sandbox destroyed or crashed)");
+  int fd = socket_.native_handle();
+  if (auto sent = send_control(fd, request, fds); !sent) return sent.error().message();
+  uint64_t id = request.value("id", uint64_t(0));
+  while (true) {
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, kStartTimeoutMs);
+    if (ready <= 0) return std::string("the sandbox init did not answer within 10 s (suspended?)");
+    auto message = receive_control(fd, /*dont_wait=*/true);
+    if (!message && message.error().code.value() == EAGAIN) continue;
+    if (!message || !message->has_value()) {
+      fail_all();
+      return std::string("the sandbox init exited");
+    }
+    const json& body = (*message)->body;
+    std::string op = body.value("op", "");
+    if ((op == "started" || op == "execFailed") && body.value("id", uint64_t(0)) == id) {
+      if (op == "execFailed") return body.value("message", std::string("exec failed"));
+      return pid_t(body.value("pid", 0));
+    }
+    handle(body);  // an exit of another exec, arriving meanwhile
+  }
+}
+
+void ControlLink::kill(pid_t pid, int signal) {
+  if (!closed_) (void)send_control(socket_.native_handle(), {{"op", "kill"}, {"pid", pid}, {"signal", signal}});
+}
+
+void ControlLink::close() {
+  if (closed_) return;
+  closed_ = true;
+  boost::system::error_code ignored;
+  socket_.close(ignored);
+}
+
+LinuxSandbox::LinuxSandbox(asio::io_context& io, InitProcess init, std::string host_workdir,
+                           base::UniqueFd workdir_fd, bool created_workdir,
+                           std::vector<FeatureState> caps, std::unique_ptr<Cgroup> cgroup)
+    : io_(io),
+      init_pid_(init.pid),
+      link_(std::make_shared<ControlLink>(io, std::move(init.control))),
+      host_workdir_(std::move(host_workdir)),
+      workdir_fd_(std::move(workdir_fd)),
+      created_workdir_(created_workdir),
+      capabilities_(std::move(caps)),
+      cgroup_(std::move(cgroup)) {
+  link_->start();
+}
+
+LinuxSandbox::~LinuxSandbox() { destroy(true); }
+
+std::variant<exec::LaunchedChild, exec::LaunchFailure> LinuxSandbox::launch(
+    const exec::LaunchRequest& request) {
+  auto relative = relative_to_root(visible_workdir_, request.cwd.value_or("."));
+  if (!relative) return exec::LaunchFailure{"cwd", relative.error().message()};
+  auto cwd = open_beneath(workdir_fd_.get(), *relative, O_PATH | O_DIRECTORY);
+  if (!cwd) return exec::LaunchFailure{"cwd", cwd.error().message()};
+
+  auto in = make_pipe(), out = make_pipe(), err = make_pipe();
+  if (!in || !out || !err) return exec::LaunchFailure{"", std::string("pipe2: ") + std::strerror(errno)};
+  base::UniqueFd null_in;
+  if (!request.stdin_pipe) null_in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  json env = json::array();
+  for (const auto& [name, value] : request.env) env.push_back(name + "=" + value);
+  uint64_t id = next_exec_++;
+  json message = {{"op", "exec"},
+                  {"id", id},
+                  {"argv", request.argv},
+                  {"env", env},
+                  {"cwd", *relative == "." ? visible_workdir_ : visible_workdir_ + "/" + *relative},
+                  {"rlimits", rlimits_for(request.limits)}};
+  int child_in = request.stdin_pipe ? in->read_end.get() : null_in.get();
+  auto started = link_->start_exec(message, {child_in, out->write_end.get(), err->write_end.get()});
+  if (auto* failure = std::get_if<std::string>(&started)) return exec::LaunchFailure{"", *failure};
+  exec::LaunchedChild launched;
+  launched.child = std::make_unique<LinuxChild>(link_, id, std::get<pid_t>(started));
+  if (request.stdin_pipe) launched.stdin_writer = std::move(in->write_end);
+  launched.stdout_reader = std::move(out->read_end);
+  launched.stderr_reader = std::move(err->read_end);
+  return launched;
+}
+
+bool LinuxSandbox::destroy(bool keep_workdir) {
+  if (destroyed_) return false;
+  destroyed_ = true;
+  link_->close();
+  stop_init(init_pid_);  // PID 1 gone: the kernel kills the whole namespace
+  if (cgroup_) cgroup_->destroy();
+  workdir_fd_.reset();
+  if (!created_workdir_ || keep_workdir) return false;
+  std::error_code ec;
+  std::filesystem::remove_all(host_workdir_, ec);
+  return !ec;
+}
+
+}  // namespace agentd::sandbox::linuxns

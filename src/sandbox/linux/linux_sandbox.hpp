@@ -1,0 +1,77 @@
+#pragma once
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+
+#include "sandbox/backend.hpp"
+#include "sandbox/linux/control_channel.hpp"
+#include "sandbox/linux/init_process.hpp"
+
+namespace agentd::sandbox::linuxns {
+
+class Cgroup;
+
+// agentd's side of the control channel to one sandbox init. Shared by the
+// sandbox and the children launched in it, which may outlive the sandbox
+// object by a few event-loop turns.
+class ControlLink : public std::enable_shared_from_this<ControlLink> {
+ public:
+  ControlLink(boost::asio::io_context& io, base::UniqueFd control);
+  void start();  // begins listening for exits
+
+  // Sends an exec request and waits (bounded) for `started` or `execFailed`.
+  std::variant<pid_t, std::string> start_exec(const nlohmann::json& request,
+                                              const std::vector<int>& fds);
+  void on_exit(uint64_t id, std::function<void(exec::ExitInfo)> done);
+  void kill(pid_t pid, int signal);
+  void close();  // the init sees EOF and exits; everything in it dies
+  bool closed() const { return closed_; }
+
+ private:
+  void wait_readable();
+  void handle(const nlohmann::json& body);
+  void deliver_exit(uint64_t id, exec::ExitInfo info);
+  void fail_all();
+
+  boost::asio::posix::stream_descriptor socket_;
+  std::map<uint64_t, std::function<void(exec::ExitInfo)>> exit_handlers_;
+  std::map<uint64_t, exec::ExitInfo> early_exits_;
+  bool closed_ = false;
+};
+
+class LinuxSandbox final : public Sandbox {
+ public:
+  LinuxSandbox(boost::asio::io_context& io, InitProcess init, std::string host_workdir,
+               base::UniqueFd workdir_fd, bool created_workdir, std::vector<FeatureState> caps,
+               std::unique_ptr<Cgroup> cgroup);
+  ~LinuxSandbox() override;
+
+  const std::string& workdir() const override { return host_workdir_; }
+  const std::string& visible_workdir() const override { return visible_workdir_; }
+  policy::NetworkMode network() const override { return network_; }
+  void set_network(policy::NetworkMode mode) { network_ = mode; }
+  const std::vector<FeatureState>& capabilities() const override { return capabilities_; }
+  std::variant<exec::LaunchedChild, exec::LaunchFailure> launch(
+      const exec::LaunchRequest& request) override;
+  bool destroy(bool keep_workdir) override;
+
+ private:
+  boost::asio::io_context& io_;
+  pid_t init_pid_;
+  std::shared_ptr<ControlLink> link_;
+  std::string host_workdir_;
+  std::string visible_workdir_ = "/workspace";
+  base::UniqueFd workdir_fd_;
+  bool created_workdir_;
+  std::vector<FeatureState> capabilities_;
+  std::unique_ptr<Cgroup> cgroup_;
+  policy::NetworkMode network_ = policy::NetworkMode::kNone;
+  uint64_t next_exec_ = 1;
+  bool destroyed_ = false;
+};
+
+}  // namespace agentd::sandbox::linuxns

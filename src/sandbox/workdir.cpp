@@ -1,0 +1,67 @@
+#include "sandbox/workdir.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+namespace agentd::sandbox {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+std::variant<std::string, CreateError> make_workdir(const std::string& root,
+                                                    const std::string& sandbox_id) {
+  std::error_code ec;
+  fs::create_directories(root, ec);
+  ::chmod(root.c_str(), 0711);  // others may traverse (a sandbox uid), not list
+  std::string pattern = root + "/" + sandbox_id + "-XXXXXX";
+  if (ec || ::mkdtemp(pattern.data()) == nullptr) {
+    CreateError error;
+    error.message = "creating the workdir under " + root + " failed: " +
+                    (ec ? ec.message() : std::string(std::strerror(errno)));
+    error.fix = "check that the directory is writable, or start agentd with --workdir-root";
+    return error;
+  }
+  return pattern;  // mkdtemp creates it 0700
+}
+
+}  // namespace
+
+std::variant<Workdir, CreateError> open_workdir(const policy::SandboxSpec& spec,
+                                                const std::string& root,
+                                                const std::string& sandbox_id) {
+  Workdir dir;
+  dir.created = !spec.workdir;
+  if (spec.workdir) {
+    dir.path = fs::weakly_canonical(*spec.workdir).string();
+  } else {
+    auto made = make_workdir(root, sandbox_id);
+    if (auto* error = std::get_if<CreateError>(&made)) return *error;
+    dir.path = std::get<std::string>(made);
+  }
+  dir.fd.reset(::open(dir.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+  if (!dir.fd) {
+    CreateError error;
+    error.kind = CreateError::Kind::kInvalidArgument;
+    error.field = "workdir";
+    error.message = "workdir \"" + dir.path + "\": " + std::strerror(errno);
+    error.fix = "give an existing directory, or omit workdir to get a fresh one";
+    if (dir.created) fs::remove_all(dir.path);
+    return error;
+  }
+  return dir;
+}
+
+std::string default_workdir_root() {
+  if (const char* state = std::getenv("XDG_STATE_HOME"); state && state[0] == '/') {
+    return std::string(state) + "/agentd/sandboxes";
+  }
+  return "/tmp/agentd-" + std::to_string(::getuid());
+}
+
+}  // namespace agentd::sandbox
