@@ -15,6 +15,7 @@
 #include "base/log.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/transport.hpp"
+#include "sandbox/janitor.hpp"
 #include "sandbox/workdir.hpp"
 
 #ifndef AGENTD_VERSION
@@ -68,6 +69,7 @@ int serve(const Options& options) {
     base::log_error(std::string("cannot take over stdin/stdout: ") + std::strerror(errno));
     return 1;
   }
+  sandbox::Janitor::start();  // after the protocol fds are private: it must not hold them
 
   boost::asio::io_context io;
   rpc::Transport transport(io, in_fd, out_fd, options.max_message_bytes);

@@ -8,6 +8,7 @@
 #include <filesystem>
 
 #include "exec/host_launcher.hpp"
+#include "sandbox/janitor.hpp"
 #include "sandbox/path_beneath.hpp"
 #include "sandbox/workdir.hpp"
 
@@ -37,6 +38,26 @@ std::vector<FeatureState> host_features() {
                   "needs the pids cgroup of isolation \"linux\""),
   };
 }
+
+// A host process group the janitor kills should agentd die without
+// cleaning up; forgotten once the exec has ended.
+class JanitorTrackedChild final : public exec::Child {
+ public:
+  explicit JanitorTrackedChild(std::unique_ptr<exec::Child> inner) : inner_(std::move(inner)) {
+    Janitor::track_process_group(inner_->pid());
+  }
+  int pid() const override { return inner_->pid(); }
+  void on_exit(std::function<void(exec::ExitInfo)> done) override {
+    inner_->on_exit([pid = inner_->pid(), done = std::move(done)](exec::ExitInfo info) {
+      Janitor::forget_process_group(pid);
+      done(info);
+    });
+  }
+  void signal_group(int signal) override { inner_->signal_group(signal); }
+
+ private:
+  std::unique_ptr<exec::Child> inner_;
+};
 
 class HostDirectSandbox final : public Sandbox {
  public:
@@ -73,15 +94,17 @@ class HostDirectSandbox final : public Sandbox {
     plan.cwd_fd = cwd->get();
     plan.stdin_pipe = request.stdin_pipe;
     plan.limits = request.limits;
-    return exec::launch_on_host(io_, plan);
+    auto launched = exec::launch_on_host(io_, plan);
+    if (auto* child = std::get_if<exec::LaunchedChild>(&launched)) {
+      child->child = std::make_unique<JanitorTrackedChild>(std::move(child->child));
+    }
+    return launched;
   }
 
   bool destroy(bool keep_workdir) override {
     workdir_fd_.reset();
     if (!created_ || keep_workdir) return false;
-    std::error_code ec;
-    fs::remove_all(workdir_, ec);
-    return !ec;
+    return remove_workdir(workdir_);
   }
 
  private:

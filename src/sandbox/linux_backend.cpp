@@ -252,11 +252,11 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
       ::chown(dir.path.c_str(), launch.ids.outside_uid, launch.ids.outside_gid) != 0) {
     CreateError error;
     error.message = "chown of the workdir to the sandbox uid failed: " + std::string(std::strerror(errno));
-    std::filesystem::remove_all(dir.path);
+    remove_workdir(dir.path);
     return error;
   }
   auto cleanup_workdir = [&] {
-    if (dir.created) std::filesystem::remove_all(dir.path);
+    if (dir.created) remove_workdir(dir.path);
   };
   auto setup = linuxns::plan_sandbox_setup(spec, dir.path);
   if (!setup) {

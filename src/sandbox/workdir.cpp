@@ -8,6 +8,8 @@
 #include <cstring>
 #include <filesystem>
 
+#include "sandbox/janitor.hpp"
+
 namespace agentd::sandbox {
 
 namespace fs = std::filesystem;
@@ -43,6 +45,7 @@ std::variant<Workdir, CreateError> open_workdir(const policy::SandboxSpec& spec,
     auto made = make_workdir(root, sandbox_id);
     if (auto* error = std::get_if<CreateError>(&made)) return *error;
     dir.path = std::get<std::string>(made);
+    Janitor::track_path(dir.path);
   }
   dir.fd.reset(::open(dir.path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
   if (!dir.fd) {
@@ -51,10 +54,17 @@ std::variant<Workdir, CreateError> open_workdir(const policy::SandboxSpec& spec,
     error.field = "workdir";
     error.message = "workdir \"" + dir.path + "\": " + std::strerror(errno);
     error.fix = "give an existing directory, or omit workdir to get a fresh one";
-    if (dir.created) fs::remove_all(dir.path);
+    if (dir.created) remove_workdir(dir.path);
     return error;
   }
   return dir;
+}
+
+bool remove_workdir(const std::string& path) {
+  std::error_code ec;
+  fs::remove_all(path, ec);
+  Janitor::forget_path(path);
+  return !ec;
 }
 
 std::string default_workdir_root() {

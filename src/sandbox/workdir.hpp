@@ -22,6 +22,9 @@ std::variant<Workdir, CreateError> open_workdir(const policy::SandboxSpec& spec,
                                                 const std::string& root,
                                                 const std::string& sandbox_id);
 
+// Removes a workdir agentd created; true when it is gone.
+bool remove_workdir(const std::string& path);
+
 // Default parent directory for workdirs: $XDG_STATE_HOME/agentd/sandboxes,
 // else /tmp/agentd-<uid>.
 std::string default_workdir_root();

@@ -13,6 +13,7 @@
 #include "base/log.hpp"
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/path_beneath.hpp"
+#include "sandbox/workdir.hpp"
 
 namespace agentd::sandbox::linuxns {
 
@@ -220,9 +221,7 @@ bool LinuxSandbox::destroy(bool keep_workdir) {
   if (cgroup_) cgroup_->destroy();
   workdir_fd_.reset();
   if (!created_workdir_ || keep_workdir) return false;
-  std::error_code ec;
-  std::filesystem::remove_all(host_workdir_, ec);
-  return !ec;
+  return remove_workdir(host_workdir_);
 }
 
 }  // namespace agentd::sandbox::linuxns
