@@ -34,6 +34,10 @@ json exit_params(const std::string& exec_id, const std::string& sandbox_id,
 void Session::exec_start(const json& params, rpc::Reply reply, bool run) {
   ExecParams exec_params = parse_exec_params(params);
   SandboxEntry& sandbox = find_sandbox(exec_params.sandbox_id);
+  if (sandbox.suspended) {
+    throw rpc::RpcError{rpc::code::kInvalidState,
+                        "sandbox " + sandbox.id + " is suspended; sandbox/resume it first", nullptr};
+  }
   auto limits = policy::lower_limits(sandbox.limits, exec_params.limits);
   if (!limits) throw rpc::invalid_params("params.limits." + limits.error().message());
   exec_params.limits = *limits;

@@ -67,7 +67,7 @@ void Session::sandbox_create(const json& params, rpc::Reply reply) {
 json Session::sandbox_summary(const SandboxEntry& entry) const {
   return {{"sandboxId", entry.id},
           {"isolation", policy::isolation_name(entry.spec.isolation)},
-          {"state", entry.destroying ? "destroying" : "ready"},
+          {"state", entry.destroying ? "destroying" : entry.suspended ? "suspended" : "ready"},
           {"workdir", entry.sandbox->workdir()},
           {"labels", entry.spec.labels},
           {"runningExecs", entry.exec_ids.size()},
@@ -104,6 +104,12 @@ void Session::sandbox_info(const json& params, rpc::Reply reply) {
                    {"peakMemoryBytes", entry.usage.peak_memory_bytes},
                    {"stdoutBytes", entry.usage.stdout_bytes},
                    {"stderrBytes", entry.usage.stderr_bytes}};
+  // Whole-sandbox figures (every process, not only exec leaders) where measured.
+  if (auto measured = entry.sandbox->usage()) {
+    info["usage"]["cpuTimeMs"] = measured->cpu_time_ms;
+    info["usage"]["peakMemoryBytes"] = measured->peak_memory_bytes;
+    info["usage"]["oomKills"] = measured->oom_kills;
+  }
   reply.result(std::move(info));
 }
 
@@ -114,6 +120,10 @@ void Session::sandbox_destroy(const json& params, rpc::Reply reply) {
   SandboxEntry& entry = find_sandbox(reader.required_string("sandboxId"));
   entry.keep_workdir = reader.optional_bool("keepWorkdir").value_or(entry.spec.keep_workdir);
   reader.reject_unknown();
+  if (entry.suspended) {  // frozen processes cannot die: thaw them first
+    (void)entry.sandbox->resume();
+    entry.suspended = false;
+  }
   entry.destroying = true;
   entry.destroy_replies.push_back(std::move(reply));
   for (const auto& exec_id : entry.exec_ids) {
@@ -121,6 +131,23 @@ void Session::sandbox_destroy(const json& params, rpc::Reply reply) {
     if (it != execs_.end()) it->second.session->kill(SIGKILL);
   }
   maybe_finish_destroy(entry.id);
+}
+
+void Session::sandbox_suspend(const json& params, rpc::Reply reply, bool suspend) {
+  rpc::ParamReader reader(params, "params");
+  SandboxEntry& entry = find_sandbox(reader.required_string("sandboxId"));
+  reader.reject_unknown();
+  if (entry.suspended != suspend) {
+    auto done = suspend ? entry.sandbox->suspend() : entry.sandbox->resume();
+    if (!done) {
+      throw rpc::RpcError{rpc::code::kFeatureUnavailable,
+                          std::string(suspend ? "sandbox/suspend" : "sandbox/resume") + " of " +
+                              entry.id + ": " + done.error().message(),
+                          json{{"feature", "freezer"}}};
+    }
+    entry.suspended = suspend;
+  }
+  reply.result({{"sandboxId", entry.id}, {"state", suspend ? "suspended" : "ready"}});
 }
 
 void Session::maybe_finish_destroy(const std::string& sandbox_id) {

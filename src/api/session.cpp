@@ -40,6 +40,12 @@ void Session::bind_methods() {
   dispatcher_.on_request("exec/run", [this](const json& params, rpc::Reply reply) {
     exec_start(params, std::move(reply), /*run=*/true);
   });
+  dispatcher_.on_request("sandbox/suspend", [this](const json& params, rpc::Reply reply) {
+    sandbox_suspend(params, std::move(reply), /*suspend=*/true);
+  });
+  dispatcher_.on_request("sandbox/resume", [this](const json& params, rpc::Reply reply) {
+    sandbox_suspend(params, std::move(reply), /*suspend=*/false);
+  });
   dispatcher_.on_notification("initialized", [](const json&) {});
 }
 

@@ -53,6 +53,7 @@ class Session {
     SandboxUsage usage;
     std::chrono::system_clock::time_point created;
     bool destroying = false;
+    bool suspended = false;
     bool keep_workdir = false;
     std::vector<rpc::Reply> destroy_replies;
   };
@@ -81,6 +82,7 @@ class Session {
   void sandbox_list(const json& params, rpc::Reply reply);
   void sandbox_info(const json& params, rpc::Reply reply);
   void sandbox_destroy(const json& params, rpc::Reply reply);
+  void sandbox_suspend(const json& params, rpc::Reply reply, bool suspend);
   // exec/*
   void exec_start(const json& params, rpc::Reply reply, bool run);
   void exec_write(const json& params, rpc::Reply reply);

@@ -24,6 +24,7 @@ struct ExitInfo {
   bool signaled = false;
   int exit_code = 0;  // when !signaled
   int signal = 0;     // when signaled
+  bool memory_limit_hit = false;  // the OOM killer of its cgroup fired meanwhile
   std::optional<Usage> usage;
 };
 

@@ -153,6 +153,9 @@ ExecOutcome ExecSession::build_outcome() const {
   } else if (truncated_) {
     out.status = ExecStatus::kOutputLimit;
     out.reason = "output exceeded maxOutputBytes=" + std::to_string(*options_.max_output_bytes);
+  } else if (info.memory_limit_hit && info.signaled) {
+    out.status = ExecStatus::kMemoryLimit;
+    out.reason = "killed by the OOM killer at the sandbox's memory limit";
   } else if (cpu_limit_hit) {
     out.status = ExecStatus::kTimeout;
     out.reason = "cpu time limit of " + std::to_string(*options_.cpu_time_ms) + " ms reached";

@@ -2,6 +2,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
@@ -41,6 +42,19 @@ class Sandbox {
       const exec::LaunchRequest& request) = 0;
   // Removes what the backend created; returns whether the workdir was removed.
   virtual bool destroy(bool keep_workdir) = 0;
+  // Stops every process of the sandbox in place (freezer) and lets it go on.
+  virtual base::Status suspend() {
+    return base::plain_error("this backend cannot suspend: it needs the freezer cgroup of "
+                             "isolation \"linux\"");
+  }
+  virtual base::Status resume() { return suspend(); }
+  // Cumulative usage of the whole sandbox, when the backend measures it.
+  struct Usage {
+    uint64_t cpu_time_ms = 0;
+    uint64_t peak_memory_bytes = 0;
+    uint64_t oom_kills = 0;
+  };
+  virtual std::optional<Usage> usage() const { return std::nullopt; }
 };
 
 class Backend {
