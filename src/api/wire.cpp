@@ -67,6 +67,28 @@ void require_absolute(rpc::ParamReader& params, const std::string& key,
   }
 }
 
+std::vector<policy::BindMount> parse_mounts(rpc::ParamReader& params) {
+  std::vector<policy::BindMount> out;
+  const json* mounts = params.raw("mounts");
+  if (!mounts) return out;
+  if (!mounts->is_array()) params.fail("mounts", "must be an array of {source, target, readOnly?}");
+  for (size_t i = 0; i < mounts->size(); ++i) {
+    rpc::ParamReader mount((*mounts)[i], params.path_of("mounts[" + std::to_string(i) + "]"));
+    policy::BindMount bind;
+    bind.source = mount.required_string("source");
+    bind.target = mount.required_string("target");
+    bind.read_only = mount.optional_bool("readOnly").value_or(true);
+    mount.reject_unknown();
+    for (const auto* path : {&bind.source, &bind.target}) {
+      if (path->empty() || (*path)[0] != '/') {
+        mount.fail(path == &bind.source ? "source" : "target", "must be an absolute path");
+      }
+    }
+    out.push_back(std::move(bind));
+  }
+  return out;
+}
+
 }  // namespace
 
 policy::SandboxSpec parse_sandbox_create(const json& params) {
@@ -81,6 +103,7 @@ policy::SandboxSpec parse_sandbox_create(const json& params) {
   require_absolute(reader, "readOnlyPaths", spec.read_only_paths);
   spec.read_write_paths = reader.optional_string_array("readWritePaths").value_or(std::vector<std::string>{});
   require_absolute(reader, "readWritePaths", spec.read_write_paths);
+  spec.mounts = parse_mounts(reader);
   spec.network = parse_network(reader);
   spec.env = parse_env(reader, "env");
   if (auto limits = reader.optional_object("limits")) spec.limits = parse_limits(*limits);

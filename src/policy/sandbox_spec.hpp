@@ -17,6 +17,13 @@ enum class NetworkMode { kNone, kHost };
 const char* isolation_name(Isolation isolation);
 const char* network_name(NetworkMode mode);
 
+// A host path made visible at another path inside a sandbox.
+struct BindMount {
+  std::string source;  // host path
+  std::string target;  // path inside the sandbox
+  bool read_only = true;
+};
+
 // What the caller asked for in sandbox/create, validated for shape but not
 // yet against a backend.
 struct SandboxSpec {
@@ -26,6 +33,7 @@ struct SandboxSpec {
   bool keep_workdir = false;
   std::vector<std::string> read_only_paths;
   std::vector<std::string> read_write_paths;
+  std::vector<BindMount> mounts;
   std::optional<NetworkMode> network;  // unset: the backend's default
   EnvMap env;
   Limits limits;

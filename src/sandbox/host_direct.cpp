@@ -136,7 +136,8 @@ std::variant<std::vector<FeatureState>, CreateError> plan_capabilities(
     bool requested = true;
     std::string field;
     if (feature.name == "filesystem") {
-      requested = !spec.read_only_paths.empty() || !spec.read_write_paths.empty();
+      requested = !spec.read_only_paths.empty() || !spec.read_write_paths.empty() ||
+                  !spec.mounts.empty();
       field = spec.read_only_paths.empty() ? "readWritePaths" : "readOnlyPaths";
     } else if (feature.name == "network") {
       requested = spec.network == policy::NetworkMode::kNone;

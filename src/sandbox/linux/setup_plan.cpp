@@ -96,10 +96,10 @@ void plan_dev(std::vector<MountStep>& steps) {
   steps.push_back(simple(MountStep::Kind::kSymlink, "/dev/stderr", "/proc/self/fd/2"));
 }
 
-base::Status check_caller_path(const std::string& field, const std::string& path) {
-  struct stat st {};
-  if (::stat(path.c_str(), &st) != 0) {
-    return base::errno_error(field + ": \"" + path + "\"");
+// Paths inside the sandbox that the sandbox builds itself.
+base::Status check_target(const std::string& field, const std::string& path) {
+  if (path.find("/..") != std::string::npos || path.find("/./") != std::string::npos) {
+    return base::plain_error(field + ": \"" + path + "\" must be a normalized absolute path");
   }
   for (const char* reserved : {"/proc", "/dev", "/workspace", "/tmp", "/etc"}) {
     std::string r = reserved;
@@ -110,6 +110,14 @@ base::Status check_caller_path(const std::string& field, const std::string& path
   }
   if (path == "/") return base::plain_error(field + ": \"/\" would expose the whole host");
   return {};
+}
+
+base::Status check_caller_path(const std::string& field, const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    return base::errno_error(field + ": \"" + path + "\"");
+  }
+  return check_target(field, path);
 }
 
 }  // namespace
@@ -136,10 +144,16 @@ base::Result<SandboxSetup> plan_sandbox_setup(const policy::SandboxSpec& spec,
     if (auto ok = check_caller_path("readWritePaths", path); !ok) return ok.error();
     steps.push_back(bind(path, path, false, false));
   }
+  for (const auto& mount : spec.mounts) {
+    if (auto ok = check_caller_path("mounts", mount.source); !ok) return ok.error();
+    if (auto ok = check_target("mounts", mount.target); !ok) return ok.error();
+    steps.push_back(bind(mount.source, mount.target, mount.read_only, false));
+    if (!mount.read_only) setup.landlock_rules.read_write.push_back(mount.target);
+  }
 
   auto& rules = setup.landlock_rules;
   rules.read_only = {"/"};
-  rules.read_write = {setup.workdir, "/tmp", "/dev/shm"};
+  rules.read_write.insert(rules.read_write.end(), {setup.workdir, "/tmp", "/dev/shm"});
   for (const auto& path : spec.read_write_paths) rules.read_write.push_back(path);
   rules.devices = {"/dev"};
   return setup;
