@@ -2,7 +2,5 @@
 # Configures and builds agentd and its tests into build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-if [[ ! -f build/CMakeCache.txt ]]; then
-  cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >&2
-fi
+cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo -DAGENTD_BUILD_TESTS=ON >/dev/null
 cmake --build build -j"$(nproc)" >&2

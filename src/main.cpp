@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
@@ -36,12 +37,24 @@ struct Options {
 // where possible, so making them non-blocking does not affect anyone else),
 // then points fd 0 at /dev/null and fd 1 at stderr: stray prints and children
 // can never write into the protocol stream.
+// A private CLOEXEC descriptor for `fd`: a fresh open file description for
+// pipes, sockets and ttys (so making it non-blocking affects nobody else), a
+// duplicate for regular files (a reopen would lose the file offset).
+int private_fd(int fd, int open_flags) {
+  struct stat st {};
+  if (::fstat(fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+    std::string path = "/proc/self/fd/" + std::to_string(fd);
+    int fresh = ::open(path.c_str(), open_flags | O_CLOEXEC);
+    if (fresh >= 0) return fresh;
+  }
+  return ::fcntl(fd, F_DUPFD_CLOEXEC, 3);
+}
+
+// Gives the protocol its own descriptors, then points fd 0 at /dev/null and
+// fd 1 at stderr: stray prints and children can never touch the protocol.
 std::pair<int, int> take_protocol_fds() {
-  int in = ::open("/proc/self/fd/0", O_RDONLY | O_CLOEXEC);
-  if (in < 0) in = ::fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);
-  int out_flags = ::fcntl(STDOUT_FILENO, F_GETFL);
-  int out = ::open("/proc/self/fd/1", O_WRONLY | O_CLOEXEC | (out_flags & O_APPEND));
-  if (out < 0) out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+  int in = private_fd(STDIN_FILENO, O_RDONLY);
+  int out = private_fd(STDOUT_FILENO, O_WRONLY);
   int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (null >= 0) {
     ::dup2(null, STDIN_FILENO);

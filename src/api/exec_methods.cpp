@@ -33,10 +33,20 @@ json exit_params(const std::string& exec_id, const std::string& sandbox_id,
 
 void Session::exec_start(const json& params, rpc::Reply reply, bool run) {
   ExecParams exec_params = parse_exec_params(params);
+  if (run && exec_params.stdin_pipe) {
+    throw rpc::invalid_params("params.stdin: exec/run takes no input; use exec/start for \"pipe\"");
+  }
   SandboxEntry& sandbox = find_sandbox(exec_params.sandbox_id);
   if (sandbox.suspended) {
     throw rpc::RpcError{rpc::code::kInvalidState,
                         "sandbox " + sandbox.id + " is suspended; sandbox/resume it first", nullptr};
+  }
+  for (const auto& field : policy::kLimitFields) {
+    if (!(exec_params.limits.*field.member)) continue;
+    if (auto problem = sandbox.sandbox->exec_limit_problem(field.wire_name)) {
+      throw rpc::RpcError{rpc::code::kFeatureUnavailable, "params.limits." + *problem,
+                          json{{"feature", std::string("limits.") + field.wire_name}}};
+    }
   }
   auto limits = policy::lower_limits(sandbox.limits, exec_params.limits);
   if (!limits) throw rpc::invalid_params("params.limits." + limits.error().message());
@@ -59,7 +69,7 @@ std::string Session::start_exec(SandboxEntry& sandbox, const ExecParams& params,
   request.argv = params.argv;
   request.cwd = params.cwd;
   request.env = build_environment(params, sandbox.spec, sandbox.sandbox->visible_workdir());
-  request.stdin_pipe = params.stdin_pipe && !run_reply;
+  request.stdin_pipe = params.stdin_pipe;
   request.limits = params.limits;
   auto launched = sandbox.sandbox->launch(request);
   if (auto* failure = std::get_if<exec::LaunchFailure>(&launched); failure && !failure->field.empty()) {

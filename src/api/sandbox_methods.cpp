@@ -36,10 +36,27 @@ rpc::RpcError create_error_to_rpc(const sandbox::CreateError& error) {
   return {rpc::code::kOperationFailed, message, data};
 }
 
+// The limits a sandbox really has: what was asked, minus what the backend
+// could not enforce and the caller accepted as optional.
+policy::Limits enforced_limits(policy::Limits limits,
+                               const std::vector<sandbox::FeatureState>& capabilities) {
+  for (const auto& field : policy::kLimitFields) {
+    for (const auto& f : capabilities) {
+      if (f.name == std::string("limits.") + field.wire_name &&
+          f.state == sandbox::FeatureState::State::kUnavailable) {
+        limits.*field.member = std::nullopt;
+      }
+    }
+  }
+  return limits;
+}
+
 }  // namespace
 
 void Session::sandbox_create(const json& params, rpc::Reply reply) {
   policy::SandboxSpec spec = parse_sandbox_create(params);
+  // Backends plan what they enforce from the limits that will apply.
+  spec.limits = policy::overlay(policy::default_limits(), spec.limits);
   std::string id = "sb-" + std::to_string(next_sandbox_++);
   auto created = backend_for(spec.isolation)->create(spec, id);
   if (auto* error = std::get_if<sandbox::CreateError>(&created)) {
@@ -47,8 +64,8 @@ void Session::sandbox_create(const json& params, rpc::Reply reply) {
   }
   SandboxEntry entry;
   entry.id = id;
-  entry.limits = policy::overlay(policy::default_limits(), spec.limits);
   entry.sandbox = std::move(std::get<0>(created));
+  entry.limits = enforced_limits(spec.limits, entry.sandbox->capabilities());
   entry.created = std::chrono::system_clock::now();
   entry.spec = std::move(spec);
   base::log_info("created sandbox " + id + " (isolation " +
@@ -150,7 +167,7 @@ void Session::sandbox_suspend(const json& params, rpc::Reply reply, bool suspend
   reply.result({{"sandboxId", entry.id}, {"state", suspend ? "suspended" : "ready"}});
 }
 
-void Session::maybe_finish_destroy(const std::string& sandbox_id) {
+void Session::maybe_finish_destroy(std::string sandbox_id) {
   auto it = sandboxes_.find(sandbox_id);
   if (it == sandboxes_.end() || !it->second.destroying || !it->second.exec_ids.empty()) return;
   SandboxEntry entry = std::move(it->second);

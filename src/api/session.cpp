@@ -53,7 +53,11 @@ void Session::initialize(const json& params, rpc::Reply reply) {
   if (!params.is_object()) throw rpc::invalid_params("params: must be an object");
   std::string client = "unknown client";
   if (auto info = params.find("clientInfo"); info != params.end() && info->is_object()) {
-    client = info->value("name", client) + " " + info->value("version", "");
+    auto text = [&](const char* key) {
+      auto it = info->find(key);
+      return it != info->end() && it->is_string() ? it->get<std::string>() : std::string();
+    };
+    client = text("name") + " " + text("version");
   }
   base::log_info("initialize from " + client + " (" + options_.framing() + " framing)");
   reply.result({
@@ -96,6 +100,10 @@ sandbox::Backend* Session::backend_for(policy::Isolation isolation) {
 void Session::destroy_everything() {
   for (auto& [id, entry] : execs_) {
     if (entry.session) entry.session->kill(SIGKILL);
+    if (entry.run_reply && !entry.run_reply->answered()) {
+      entry.run_reply->error({rpc::code::kOperationFailed,
+                              "agentd is exiting; " + id + " was killed", json{{"execId", id}}});
+    }
   }
   // Child handles kill their process groups and reap when destroyed.
   execs_.clear();

@@ -99,7 +99,7 @@ class Session {
   void on_exec_exit(const std::string& exec_id, const exec::ExecOutcome& outcome);
   void finish_exec(ExecEntry& entry, const exec::ExecOutcome& outcome);
   void send_output(ExecEntry& entry, exec::Stream stream, json params);
-  void maybe_finish_destroy(const std::string& sandbox_id);
+  void maybe_finish_destroy(std::string sandbox_id);  // by value: the entry goes away
 
   boost::asio::io_context& io_;
   rpc::Dispatcher& dispatcher_;

@@ -97,7 +97,9 @@ policy::SandboxSpec parse_sandbox_create(const json& params) {
   spec.isolation = parse_isolation(reader);
   spec.profile = reader.optional_string("profile").value_or("");
   spec.workdir = reader.optional_string("workdir");
-  if (spec.workdir) require_absolute(reader, "workdir", {*spec.workdir});
+  if (spec.workdir && (spec.workdir->empty() || (*spec.workdir)[0] != '/')) {
+    reader.fail("workdir", "must be an absolute path");
+  }
   spec.keep_workdir = reader.optional_bool("keepWorkdir").value_or(false);
   spec.read_only_paths = reader.optional_string_array("readOnlyPaths").value_or(std::vector<std::string>{});
   require_absolute(reader, "readOnlyPaths", spec.read_only_paths);

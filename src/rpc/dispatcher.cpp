@@ -15,6 +15,11 @@ struct PendingRequest {
   std::function<void()> cancel_handler;
   Dispatcher* dispatcher = nullptr;
   bool answered = false;
+  // While the handler runs, a dropped Reply (also one destroyed by stack
+  // unwinding when the handler throws) does not answer: dispatch_request
+  // answers afterwards, with the thrown error if there is one.
+  bool in_handler = false;
+  bool dropped_in_handler = false;
 
   void answer(json response) {
     if (answered) {
@@ -37,13 +42,22 @@ json make_error_response(const json& id, const RpcError& error) {
   return json{{"jsonrpc", "2.0"}, {"id", id}, {"error", error.to_json()}};
 }
 
+namespace {
+
+RpcError no_reply_error(const PendingRequest& request) {
+  return RpcError{code::kInternalError,
+                  "internal error: " + request.method + " finished without a reply", nullptr};
+}
+
+}  // namespace
+
 Reply::~Reply() {
-  if (state_ && !state_->answered) {
-    state_->answer(make_error_response(
-        state_->id, RpcError{code::kInternalError,
-                             "internal error: " + state_->method + " finished without a reply",
-                             nullptr}));
+  if (!state_ || state_->answered) return;
+  if (state_->in_handler) {
+    state_->dropped_in_handler = true;
+    return;
   }
+  state_->answer(make_error_response(state_->id, no_reply_error(*state_)));
 }
 
 void Reply::result(json value) {
@@ -220,17 +234,32 @@ void Dispatcher::dispatch_request(const json& id, const std::string& method, con
   }
   if (method == "initialize") lifecycle_ = Lifecycle::kRunning;
   pending_[state->key] = state;
-  try {
-    handler->second(params, Reply(state));
-  } catch (const RpcError& error) {
-    if (!state->answered) Reply(state).error(error);
-  } catch (const std::exception& e) {
-    base::log_error("internal error in " + method + ": " + e.what());
-    if (!state->answered) {
-      Reply(state).error(RpcError{code::kInternalError,
-                                  "internal error in " + method + ": " + e.what(), nullptr});
-    }
+  state->in_handler = true;
+  std::optional<RpcError> thrown = call_handler(handler->second, params, state);
+  state->in_handler = false;
+  if (state->answered) return;
+  if (thrown) {
+    Reply(state).error(std::move(*thrown));
+  } else if (state->dropped_in_handler) {
+    Reply(state).error(no_reply_error(*state));
   }
+}
+
+std::optional<RpcError> Dispatcher::call_handler(const RequestHandler& handler, const json& params,
+                                                 const std::shared_ptr<PendingRequest>& state) {
+  try {
+    handler(params, Reply(state));
+  } catch (const RpcError& error) {
+    return error;
+  } catch (const std::exception& e) {
+    base::log_error("internal error in " + state->method + ": " + e.what());
+    return RpcError{code::kInternalError, "internal error in " + state->method + ": " + e.what(),
+                    nullptr};
+  } catch (...) {
+    base::log_error("internal error in " + state->method + ": unknown exception");
+    return RpcError{code::kInternalError, "internal error in " + state->method, nullptr};
+  }
+  return std::nullopt;
 }
 
 void Dispatcher::dispatch_notification(const std::string& method, const json& params) {

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <unordered_map>
 
@@ -74,6 +75,9 @@ class Dispatcher {
   void handle_batch(const json& batch);
   void dispatch_request(const json& id, const std::string& method, const json& params,
                         const ResponseSink& sink);
+  // Runs a request handler; returns the error it threw, if any.
+  static std::optional<RpcError> call_handler(const RequestHandler& handler, const json& params,
+                                              const std::shared_ptr<PendingRequest>& state);
   void dispatch_notification(const std::string& method, const json& params);
   void handle_cancel(const json& params);
   void forget(const std::string& key, const PendingRequest* request);

@@ -96,7 +96,10 @@ ParseOutcome FrameParser::next_line() {
       continue;
     }
     if (nl == std::string::npos) {
-      if (buffered() > max_message_bytes_) {
+      // One byte of slack for the '\r' of a CRLF ending, which is not part of
+      // the message: otherwise a message of exactly the limit would be refused
+      // or not depending on whether a read ended between '\r' and '\n'.
+      if (buffered() > max_message_bytes_ + 1) {
         size_t seen = buffered();
         pos_ = buffer_.size();
         discarding_line_ = true;

@@ -27,7 +27,7 @@ std::vector<FeatureState> host_features() {
       enforced("processGroup", "setpgid + killpg on exit, timeout, kill and destroy"),
       enforced("parentDeathSignal", "PR_SET_PDEATHSIG(SIGKILL) on each exec leader"),
       enforced("environmentScrub", "fresh environment; LD_PRELOAD, BASH_ENV, ... refused"),
-      enforced("limits.wallTimeMs", "timer + killpg"),
+      enforced("limits.wallTimeMs", "timer + killpg (per exec: timeoutMs)"),
       enforced("limits.maxOutputBytes", "counted by agentd, killpg when exceeded"),
       enforced("limits.cpuTimeMs", "RLIMIT_CPU per process (second granularity)"),
       enforced("limits.memoryBytes", "RLIMIT_AS per process (address space, not resident memory)"),

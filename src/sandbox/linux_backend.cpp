@@ -3,7 +3,6 @@
 #include <linux/landlock.h>
 #include <sched.h>
 #include <sys/prctl.h>
-#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -18,11 +17,9 @@
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/linux/init_process.hpp"
 #include "sandbox/linux/linux_sandbox.hpp"
+#include "base/log.hpp"
 #include "sandbox/workdir.hpp"
 
-#ifndef CGROUP2_SUPER_MAGIC
-#define CGROUP2_SUPER_MAGIC 0x63677270
-#endif
 
 namespace agentd::sandbox {
 
@@ -78,26 +75,10 @@ FeatureState probe_seccomp() {
   return available("seccomp", "seccomp-bpf (actions: " + list + ")");
 }
 
-FeatureState probe_cgroups() {
-  struct statfs fs {};
-  if (::statfs("/sys/fs/cgroup", &fs) != 0) {
-    return unavailable("cgroups", std::string("statfs(/sys/fs/cgroup): ") + std::strerror(errno));
-  }
-  if (fs.f_type == CGROUP2_SUPER_MAGIC) return available("cgroups", "cgroup v2 (unified)");
-  std::string v1;
-  for (const char* controller : {"memory", "pids", "cpu", "freezer"}) {
-    if (::access((std::string("/sys/fs/cgroup/") + controller).c_str(), F_OK) == 0) {
-      v1 += v1.empty() ? controller : std::string(",") + controller;
-    }
-  }
-  if (v1.empty()) return unavailable("cgroups", "no cgroup v2 and no v1 controllers mounted");
-  return available("cgroups", "cgroup v1 controllers: " + v1);
-}
-
 }  // namespace
 
 std::vector<FeatureState> probe_linux_features() {
-  return {
+  std::vector<FeatureState> features = {
       probe_namespace("userNamespace", CLONE_NEWUSER),
       probe_namespace("mountNamespace", CLONE_NEWNS),
       probe_namespace("pidNamespace", CLONE_NEWPID),
@@ -107,8 +88,9 @@ std::vector<FeatureState> probe_linux_features() {
       probe_namespace("cgroupNamespace", CLONE_NEWCGROUP),
       probe_landlock(),
       probe_seccomp(),
-      probe_cgroups(),
   };
+  for (auto& f : linuxns::probe_cgroup_features()) features.push_back(std::move(f));
+  return features;
 }
 
 namespace {
@@ -194,32 +176,59 @@ std::optional<CreateError> LinuxBackend::check_features(const policy::SandboxSpe
       return feature_missing(f ? *f : unavailable(name, "not probed"));
     }
   }
-  for (const char* limit : {"memoryBytes", "maxProcesses"}) {
-    bool asked = std::string(limit) == "memoryBytes" ? spec.limits.memory_bytes.has_value()
-                                                     : spec.limits.max_processes.has_value();
-    std::string name = std::string("limits.") + limit;
-    if (asked && !spec.accepts_without(name)) {
-      return feature_missing(unavailable(name, "cgroup limits are not wired into this build yet"));
-    }
-  }
   return std::nullopt;
 }
 
-std::vector<FeatureState> LinuxBackend::limit_features(const policy::SandboxSpec& spec) const {
+std::vector<FeatureState> LinuxBackend::limit_features(const policy::SandboxSpec& spec,
+                                                       const linuxns::Cgroup* cgroup) const {
   auto rlimit = [](const char* name, const std::optional<uint64_t>& v, const char* how) {
     return v ? enforced(name, how) : not_requested(name);
   };
-  return {
+  std::vector<FeatureState> out = {
       enforced("limits.wallTimeMs", "timer + kill of the exec's process group"),
-      enforced("limits.maxOutputBytes", "counted by agentd, process group killed when exceeded"),
+      rlimit("limits.maxOutputBytes", spec.limits.max_output_bytes,
+             "counted by agentd, process group killed when exceeded"),
       rlimit("limits.cpuTimeMs", spec.limits.cpu_time_ms, "RLIMIT_CPU per process"),
       rlimit("limits.maxOpenFiles", spec.limits.max_open_files, "RLIMIT_NOFILE"),
       rlimit("limits.maxFileSizeBytes", spec.limits.max_file_size_bytes, "RLIMIT_FSIZE"),
-      spec.limits.memory_bytes ? unavailable("limits.memoryBytes", "accepted as optional")
-                               : not_requested("limits.memoryBytes"),
-      spec.limits.max_processes ? unavailable("limits.maxProcesses", "accepted as optional")
-                                : not_requested("limits.maxProcesses"),
   };
+  // memory and pids come from the sandbox's cgroup, whole-sandbox limits.
+  auto cgroup_feature = [&](const char* limit, const char* controller, bool asked) {
+    if (cgroup) {
+      for (const auto& f : cgroup->features()) {
+        if (f.name == controller && f.state == FeatureState::State::kEnforced) {
+          return enforced(limit, f.mechanism + " (whole sandbox)");
+        }
+      }
+    }
+    if (!asked) return not_requested(limit);
+    return unavailable(limit, std::string(controller) + " unavailable; accepted as optional");
+  };
+  out.push_back(cgroup_feature("limits.memoryBytes", "cgroups.memory", spec.limits.memory_bytes.has_value()));
+  out.push_back(cgroup_feature("limits.maxProcesses", "cgroups.pids", spec.limits.max_processes.has_value()));
+  return out;
+}
+
+// The sandbox's cgroup: required when memory or pid limits are asked for
+// (unless listed optional), otherwise taken when the machine offers one.
+std::variant<std::unique_ptr<linuxns::Cgroup>, CreateError> make_cgroup(
+    const policy::SandboxSpec& spec, const std::string& sandbox_id) {
+  linuxns::CgroupLimits limits;
+  if (!spec.accepts_without("limits.memoryBytes")) limits.memory_bytes = spec.limits.memory_bytes;
+  if (!spec.accepts_without("limits.maxProcesses")) limits.max_processes = spec.limits.max_processes;
+  auto made = linuxns::Cgroup::create(sandbox_id, limits);
+  if (auto* cgroup = std::get_if<std::unique_ptr<linuxns::Cgroup>>(&made)) return std::move(*cgroup);
+  const auto& failure = std::get<linuxns::CgroupError>(made);
+  if (!limits.memory_bytes && !limits.max_processes) {
+    base::log_info("sandbox " + sandbox_id + " runs without a cgroup: " + failure.reason);
+    return std::unique_ptr<linuxns::Cgroup>();
+  }
+  CreateError error;
+  error.kind = CreateError::Kind::kFeatureUnavailable;
+  error.feature = failure.feature;
+  error.message = "isolation \"linux\" cannot enforce the requested limits: " + failure.reason;
+  error.fix = failure.fix + "; or list the limit (e.g. \"limits.memoryBytes\") in params.optional";
+  return error;
 }
 
 std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
@@ -275,8 +284,21 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
   bool cgroupns = is_available(find_feature(info_.features, "cgroupNamespace"));
   if (cgroupns) launch.namespace_flags |= CLONE_NEWCGROUP;
 
+  auto made_cgroup = make_cgroup(spec, sandbox_id);
+  if (auto* error = std::get_if<CreateError>(&made_cgroup)) {
+    cleanup_workdir();
+    return *error;
+  }
+  auto cgroup = std::move(std::get<std::unique_ptr<linuxns::Cgroup>>(made_cgroup));
+  if (cgroup) {
+    launch.before_start = [&cgroup](pid_t pid) -> std::string {
+      auto added = cgroup->add_process(pid);
+      return added ? "" : "joining the sandbox cgroup: " + added.error().message();
+    };
+  }
   auto started = linuxns::start_init(launch);
   if (auto* failure = std::get_if<linuxns::InitStartError>(&started)) {
+    if (cgroup) cgroup->destroy();
     cleanup_workdir();
     CreateError error;
     error.message = "building the linux sandbox failed at " + failure->step + ": " + failure->message;
@@ -302,9 +324,15 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
   }
   for (const auto& [name, mechanism] : init.confirmed) caps.push_back(enforced(name, mechanism));
   if (host_network) caps.push_back(unavailable("network", "network \"host\" was requested"));
-  for (auto& f : limit_features(spec)) caps.push_back(std::move(f));
+  for (auto& f : limit_features(spec, cgroup.get())) caps.push_back(std::move(f));
+  if (cgroup) {
+    for (auto& f : cgroup->features()) caps.push_back(std::move(f));
+  } else {
+    caps.push_back(unavailable("cgroups", "no cgroup could be created (see agentd's log); no freezer, "
+                                          "no whole-sandbox usage"));
+  }
   auto sandbox = std::make_unique<linuxns::LinuxSandbox>(io_, std::move(init), dir.path, std::move(dir.fd),
-                                                         dir.created, std::move(caps), nullptr);
+                                                         dir.created, std::move(caps), std::move(cgroup));
   sandbox->set_network(host_network ? policy::NetworkMode::kHost : policy::NetworkMode::kNone);
   return std::unique_ptr<Sandbox>(std::move(sandbox));
 }

@@ -6,6 +6,10 @@
 
 namespace agentd::sandbox {
 
+namespace linuxns {
+class Cgroup;
+}
+
 // Sandboxes in their own user, mount, pid, ipc, uts, net (and cgroup)
 // namespaces, built and served by agentd-sandbox-init as PID 1, confined by
 // Landlock and seccomp. Probes the kernel once (each feature confirmed by a
@@ -22,7 +26,8 @@ class LinuxBackend final : public Backend {
 
  private:
   std::optional<CreateError> check_features(const policy::SandboxSpec& spec) const;
-  std::vector<FeatureState> limit_features(const policy::SandboxSpec& spec) const;
+  std::vector<FeatureState> limit_features(const policy::SandboxSpec& spec,
+                                           const linuxns::Cgroup* cgroup) const;
 
   boost::asio::io_context& io_;
   std::string workdir_root_;

@@ -42,6 +42,23 @@ std::optional<std::string> first_requested(const CgroupLimits& limits) {
 std::string base_dir_name() { return "agentd-" + std::to_string(::getpid()); }
 
 namespace {
+int g_live_sandboxes = 0;  // guarded by lock_bases()
+}  // namespace
+
+std::unique_lock<std::mutex> lock_bases() {
+  static std::mutex mutex;
+  return std::unique_lock(mutex);
+}
+
+void register_sandbox() { ++g_live_sandboxes; }
+
+void release_sandbox(const std::vector<std::string>& bases) {
+  auto lock = lock_bases();
+  if (--g_live_sandboxes > 0) return;
+  for (const std::string& base : bases) ::rmdir(base.c_str());  // fails harmlessly if in use
+}
+
+namespace {
 
 // The pid of an "agentd-<pid>" directory name other than ours, whose process is gone.
 std::optional<pid_t> stale_pid(const std::string& name) {
@@ -154,15 +171,19 @@ std::optional<CgroupMount> find_v2_mount(const std::vector<CgroupMount>& mounts,
 Layout detect_layout() {
   struct statfs fs {};
   if (::statfs("/sys/fs/cgroup", &fs) != 0) {
-    return {Layout::Kind::kNone, {}, std::string("statfs(\"/sys/fs/cgroup\"): ") + std::strerror(errno)};
+    return {Layout::Kind::kNone,
+            {},
+            std::string("statfs(\"/sys/fs/cgroup\"): ") + std::strerror(errno)};
   }
   std::vector<CgroupMount> mounts = read_cgroup_mounts();
   if (fs.f_type == CGROUP2_SUPER_MAGIC) {
     auto mount = find_v2_mount(mounts, "/sys/fs/cgroup");
-    return {Layout::Kind::kV2, mount.value_or(CgroupMount{"/", "/sys/fs/cgroup", "cgroup2", {}}), ""};
+    return {Layout::Kind::kV2, mount.value_or(CgroupMount{"/", "/sys/fs/cgroup", "cgroup2", {}}),
+            ""};
   }
   if (fs.f_type != TMPFS_MAGIC) {
-    return {Layout::Kind::kNone, {}, "/sys/fs/cgroup is neither cgroup2 nor a tmpfs of v1 hierarchies"};
+    return {
+        Layout::Kind::kNone, {}, "/sys/fs/cgroup is neither cgroup2 nor a tmpfs of v1 hierarchies"};
   }
   for (const CgroupMount& mount : mounts) {
     if (has_v1_controller(mount)) return {Layout::Kind::kV1, {}, ""};
@@ -171,7 +192,8 @@ Layout detect_layout() {
   if (unified && !read_words(unified->mount_point + "/cgroup.controllers").empty()) {
     return {Layout::Kind::kV2, *unified, ""};
   }
-  return {Layout::Kind::kNone, {},
+  return {Layout::Kind::kNone,
+          {},
           "no cgroup v1 hierarchy for memory, pids, cpu, cpuacct or freezer is mounted under "
           "/sys/fs/cgroup, and no cgroup2 mount there has controllers"};
 }
@@ -184,7 +206,7 @@ constexpr const char* kMountFix =
 }  // namespace cgroup_detail
 
 std::variant<std::unique_ptr<Cgroup>, CgroupError> Cgroup::create(const std::string& name,
-                                                                   const CgroupLimits& limits) {
+                                                                  const CgroupLimits& limits) {
   using namespace cgroup_detail;
   if (!valid_name(name)) {
     return make_error("cgroups", "invalid cgroup name \"" + name + "\"",

@@ -9,6 +9,7 @@
 #include <atomic>
 
 #include "base/log.hpp"
+#include "sandbox/janitor.hpp"
 #include "sandbox/linux/cgroup_internal.hpp"
 
 namespace agentd::sandbox::linuxns::cgroup_detail {
@@ -35,11 +36,13 @@ V1Place locate(const char* controller, const std::vector<CgroupMount>& mounts,
     }
   }
   std::string name = controller;
-  if (found == nullptr) return {"", "no cgroup v1 hierarchy with the " + name + " controller is mounted"};
+  if (found == nullptr)
+    return {"", "no cgroup v1 hierarchy with the " + name + " controller is mounted"};
   auto path = own.find(name);
   if (path == own.end()) return {"", "/proc/self/cgroup lists no " + name + " hierarchy"};
   auto dir = own_dir_in(*found, path->second);
-  if (!dir) return {"", "own " + name + " cgroup " + path->second + " is not below " + found->mount_point};
+  if (!dir)
+    return {"", "own " + name + " cgroup " + path->second + " is not below " + found->mount_point};
   return {*dir, ""};
 }
 
@@ -47,7 +50,8 @@ std::map<std::string, V1Place> locate_all() {
   std::vector<CgroupMount> mounts = read_cgroup_mounts();
   std::map<std::string, std::string> own = read_own_cgroups();
   std::map<std::string, V1Place> places;
-  for (const char* controller : kV1Controllers) places[controller] = locate(controller, mounts, own);
+  for (const char* controller : kV1Controllers)
+    places[controller] = locate(controller, mounts, own);
   return places;
 }
 
@@ -82,6 +86,7 @@ V1Dirs make_dirs(const std::string& name) {
     } else {
       dirs.dir[controller] = made_under[place.own_dir] = *made;
       dirs.created.push_back(*made);
+      Janitor::track_cgroup(*made);  // removed even if agentd is SIGKILLed
     }
   }
   return dirs;
@@ -89,7 +94,8 @@ V1Dirs make_dirs(const std::string& name) {
 
 class CgroupV1 final : public Cgroup {
  public:
-  explicit CgroupV1(V1Dirs dirs) : dirs_(std::move(dirs)) {}
+  // Call with lock_bases() held.
+  explicit CgroupV1(V1Dirs dirs) : dirs_(std::move(dirs)) { register_sandbox(); }
   ~CgroupV1() override { destroy(); }
 
   // Writes the limits and records features_; an error names the feature.
@@ -179,12 +185,15 @@ FeatureState CgroupV1::limit_swap(uint64_t bytes) {
   const std::string kUnlimited = ": the sandbox may use swap beyond its memory limit";
   std::string path = dir("memory") + "/memory.memsw.limit_in_bytes";
   if (!exists(path)) {
-    return unavailable("cgroups.swap", path + " does not exist (kernel without swap accounting; "
-                                              "boot with swapaccount=1)" + kUnlimited);
+    return unavailable("cgroups.swap", path +
+                                           " does not exist (kernel without swap accounting; "
+                                           "boot with swapaccount=1)" +
+                                           kUnlimited);
   }
   base::Status set = write_confirmed_memory(path, bytes);
   if (!set) return unavailable("cgroups.swap", set.error().message() + kUnlimited);
-  return enforced("cgroups.swap", "cgroup v1 memory.memsw.limit_in_bytes (= memory limit: no swap)");
+  return enforced("cgroups.swap",
+                  "cgroup v1 memory.memsw.limit_in_bytes (= memory limit: no swap)");
 }
 
 std::optional<CgroupError> CgroupV1::limit_pids(uint64_t max) {
@@ -200,10 +209,9 @@ std::optional<CgroupError> CgroupV1::limit_cpu(uint64_t millicores) {
   base::Status set = write_confirmed_u64(cpu + "/cpu.cfs_period_us", quota.period_us);
   if (set) set = write_confirmed_u64(cpu + "/cpu.cfs_quota_us", quota.quota_us);
   if (!set) return make_error("cgroups.cpu", set.error().message());
-  features_.push_back(enforced("cgroups.cpu", "cgroup v1 cpu.cfs_quota_us=" +
-                                                  std::to_string(quota.quota_us) +
-                                                  " cpu.cfs_period_us=" +
-                                                  std::to_string(quota.period_us)));
+  features_.push_back(
+      enforced("cgroups.cpu", "cgroup v1 cpu.cfs_quota_us=" + std::to_string(quota.quota_us) +
+                                  " cpu.cfs_period_us=" + std::to_string(quota.period_us)));
   return std::nullopt;
 }
 
@@ -281,12 +289,11 @@ void CgroupV1::kill_all() {
   bool freezer = !dir("freezer").empty();
   bool emptied = wait_until(
       [&] {
-        std::vector<pid_t> pids = read_pids_tree(procs_dir);
-        if (pids.empty()) return true;
         if (freezer) (void)set_freezer("FROZEN", milliseconds(200));
+        std::vector<pid_t> pids = read_pids_tree(procs_dir);
         for (pid_t pid : pids) ::kill(pid, SIGKILL);
         if (freezer) (void)set_freezer("THAWED", milliseconds(200));
-        return false;
+        return pids.empty();
       },
       milliseconds(2000));
   if (!emptied) base::log_warn("cgroup: processes survive in " + procs_dir + " after SIGKILL");
@@ -298,8 +305,12 @@ void CgroupV1::destroy() {
   kill_all();
   for (auto it = dirs_.created.rbegin(); it != dirs_.created.rend(); ++it) {
     base::Status removed = remove_tree(*it);
+    if (removed) Janitor::forget_cgroup(*it);
     if (!removed) base::log_warn("cgroup: " + removed.error().message());
   }
+  std::vector<std::string> bases;
+  for (const std::string& dir : dirs_.created) bases.push_back(dir.substr(0, dir.rfind('/')));
+  release_sandbox(bases);
 }
 
 // ---- probe -----------------------------------------------------------------------
@@ -308,8 +319,8 @@ void CgroupV1::destroy() {
 // and that the kernel offers `file` there.
 base::Status probe_file(const std::string& own_dir, const std::string& file) {
   static std::atomic<int> counter = 0;
-  std::string dir = own_dir + "/agentd-probe-" + std::to_string(::getpid()) + "-" +
-                    std::to_string(++counter);
+  std::string dir =
+      own_dir + "/agentd-probe-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
   if (base::Status made = make_dir(dir, false); !made) return made;
   bool present = exists(dir + "/" + file);
   ::rmdir(dir.c_str());
@@ -328,7 +339,11 @@ FeatureState probe_one(const std::string& feature, const V1Place& place, const s
 }  // namespace
 
 CreateResult create_v1(const std::string& name, const CgroupLimits& limits) {
-  auto cgroup = std::make_unique<CgroupV1>(make_dirs(name));
+  std::unique_ptr<CgroupV1> cgroup;
+  {
+    auto lock = lock_bases();
+    cgroup = std::make_unique<CgroupV1>(make_dirs(name));
+  }
   if (auto error = cgroup->apply(limits)) return *error;  // the destructor removes the dirs
   return std::unique_ptr<Cgroup>(std::move(cgroup));
 }

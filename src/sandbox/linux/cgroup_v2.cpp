@@ -21,6 +21,7 @@
 #include <set>
 
 #include "base/log.hpp"
+#include "sandbox/janitor.hpp"
 #include "sandbox/linux/cgroup_internal.hpp"
 
 namespace agentd::sandbox::linuxns::cgroup_detail {
@@ -94,25 +95,23 @@ base::Status enable_in_own(const std::string& own, const std::string& controller
 }
 
 struct V2Base {
-  std::string dir;                              // C/agentd-<pid>
-  std::map<std::string, std::string> reason;    // controller -> why sandboxes lack it
+  std::string dir;                            // C/agentd-<pid>
+  std::map<std::string, std::string> reason;  // controller -> why sandboxes lack it
 };
 
 // Creates C/agentd-<pid> and passes memory, pids and cpu down to it where
-// C has them. Idempotent; serialized, as it may move agentd itself.
+// C has them. Idempotent; call with lock_bases() held (it may move agentd).
 base::Result<V2Base> ensure_base(const CgroupMount& mount) {
-  static std::mutex mutex;
   auto own = own_dir(mount);
   if (!own) return own.error();
-  std::lock_guard lock(mutex);
   reap_stale_bases(*own);
   V2Base base{*own + "/" + base_dir_name(), {}};
   if (base::Status made = make_dir(base.dir, true); !made) return made.error();
   std::vector<std::string> offered = read_words(*own + "/cgroup.controllers");
   for (const char* controller : kV2Controllers) {
-    base::Status enabled = base::plain_error("the " + std::string(controller) +
-                                             " controller is not delegated: " + *own +
-                                             "/cgroup.controllers lists \"" + joined(offered) + "\"");
+    base::Status enabled = base::plain_error(
+        "the " + std::string(controller) + " controller is not delegated: " + *own +
+        "/cgroup.controllers lists \"" + joined(offered) + "\"");
     if (contains(offered, controller)) enabled = enable_in_own(*own, controller);
     if (enabled) enabled = enable(base.dir, controller);
     if (!enabled) base.reason[controller] = enabled.error().message();
@@ -122,8 +121,11 @@ base::Result<V2Base> ensure_base(const CgroupMount& mount) {
 
 class CgroupV2 final : public Cgroup {
  public:
+  // Call with lock_bases() held.
   CgroupV2(std::string dir, std::map<std::string, std::string> reason)
-      : dir_(std::move(dir)), reason_(std::move(reason)) {}
+      : dir_(std::move(dir)), reason_(std::move(reason)) {
+    register_sandbox();
+  }
   ~CgroupV2() override { destroy(); }
 
   // Writes the limits and records features_; an error names the feature.
@@ -216,8 +218,10 @@ FeatureState CgroupV2::limit_swap() {
   const std::string kUnlimited = ": the sandbox may use swap beyond memory.max";
   std::string path = dir_ + "/memory.swap.max";
   if (!exists(path)) {
-    return unavailable("cgroups.swap", path + " does not exist (kernel without swap accounting; "
-                                              "boot with swapaccount=1)" + kUnlimited);
+    return unavailable("cgroups.swap", path +
+                                           " does not exist (kernel without swap accounting; "
+                                           "boot with swapaccount=1)" +
+                                           kUnlimited);
   }
   base::Status set = write_confirmed_u64(path, 0);
   if (!set) return unavailable("cgroups.swap", set.error().message() + kUnlimited);
@@ -262,8 +266,8 @@ base::Status CgroupV2::set_frozen(bool frozen, milliseconds limit) {
   bool reached =
       wait_until([&] { return read_u64(dir_ + "/cgroup.events", "frozen") == want; }, limit);
   if (!reached) {
-    return base::plain_error(dir_ + "/cgroup.events did not show \"frozen " +
-                             std::to_string(want) + "\" in time");
+    return base::plain_error(dir_ + "/cgroup.events did not show \"frozen " + std::to_string(want) +
+                             "\" in time");
   }
   return {};
 }
@@ -272,12 +276,11 @@ base::Status CgroupV2::set_frozen(bool frozen, milliseconds limit) {
 bool CgroupV2::kill_loop(milliseconds limit) {
   return wait_until(
       [&] {
-        std::vector<pid_t> pids = read_pids_tree(dir_);
-        if (pids.empty()) return true;
         (void)set_frozen(true, milliseconds(200));
+        std::vector<pid_t> pids = read_pids_tree(dir_);
         for (pid_t pid : pids) ::kill(pid, SIGKILL);
         (void)set_frozen(false, milliseconds(200));
-        return false;
+        return pids.empty();
       },
       limit);
 }
@@ -299,7 +302,9 @@ void CgroupV2::destroy() {
   destroyed_ = true;
   kill_all();
   base::Status removed = remove_tree(dir_);
+  if (removed) Janitor::forget_cgroup(dir_);
   if (!removed) base::log_warn("cgroup: " + removed.error().message());
+  release_sandbox({dir_.substr(0, dir_.rfind('/'))});
 }
 
 }  // namespace
@@ -307,13 +312,18 @@ void CgroupV2::destroy() {
 CreateResult create_v2(const CgroupMount& mount, const std::string& name,
                        const CgroupLimits& limits) {
   std::string feature = first_requested(limits).value_or("cgroups");
-  auto base = ensure_base(mount);
-  if (!base) return make_error(feature, base.error().message());
-  std::string dir = base->dir + "/" + name;
-  if (base::Status made = make_dir(dir, false); !made) {
-    return make_error(feature, made.error().message());
+  std::unique_ptr<CgroupV2> cgroup;
+  {
+    auto lock = lock_bases();
+    auto base = ensure_base(mount);
+    if (!base) return make_error(feature, base.error().message());
+    std::string dir = base->dir + "/" + name;
+    if (base::Status made = make_dir(dir, false); !made) {
+      return make_error(feature, made.error().message());
+    }
+    Janitor::track_cgroup(dir);  // removed even if agentd is SIGKILLed
+    cgroup = std::make_unique<CgroupV2>(dir, base->reason);
   }
-  auto cgroup = std::make_unique<CgroupV2>(dir, base->reason);
   if (auto error = cgroup->apply(limits)) return *error;  // the destructor removes the dir
   return std::unique_ptr<Cgroup>(std::move(cgroup));
 }
@@ -324,12 +334,12 @@ namespace {
 // it: proves write access without enabling anything.
 base::Result<std::set<std::string>> probe_files(const std::string& own) {
   static std::atomic<int> counter = 0;
-  std::string probe = own + "/agentd-probe-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(++counter);
+  std::string probe =
+      own + "/agentd-probe-" + std::to_string(::getpid()) + "-" + std::to_string(++counter);
   if (base::Status made = make_dir(probe, false); !made) return made.error();
   std::set<std::string> files;
-  for (const char* file : {"memory.max", "memory.swap.max", "pids.max", "cpu.max",
-                           "cgroup.freeze", "cgroup.kill", "cpu.stat"}) {
+  for (const char* file : {"memory.max", "memory.swap.max", "pids.max", "cpu.max", "cgroup.freeze",
+                           "cgroup.kill", "cpu.stat"}) {
     if (exists(own + "/" + file) || exists(probe + "/" + file)) files.insert(file);
   }
   ::rmdir(probe.c_str());
@@ -366,16 +376,21 @@ std::vector<FeatureState> probe_v2(const CgroupMount& mount) {
   if (memory.state == FeatureState::State::kAvailable) {
     swap = files->count("memory.swap.max")
                ? available("cgroups.swap", "cgroup v2 memory.swap.max = 0")
-               : unavailable("cgroups.swap", "no memory.swap.max (kernel without swap "
-                                             "accounting; boot with swapaccount=1)");
+               : unavailable("cgroups.swap",
+                             "no memory.swap.max (kernel without swap "
+                             "accounting; boot with swapaccount=1)");
   }
-  FeatureState freezer = files->count("cgroup.freeze")
-                             ? available("cgroups.freezer", "cgroup v2 cgroup.freeze")
-                             : unavailable("cgroups.freezer", "no cgroup.freeze (needs Linux >= 5.2)");
+  FeatureState freezer =
+      files->count("cgroup.freeze")
+          ? available("cgroups.freezer", "cgroup v2 cgroup.freeze")
+          : unavailable("cgroups.freezer", "no cgroup.freeze (needs Linux >= 5.2)");
   std::string usage = "cgroup v2 cpu.stat";
   if (memory.state == FeatureState::State::kAvailable) usage += " memory.peak memory.events";
-  return {memory, swap, probe_controller("cgroups.pids", "pids", "pids.max", offered, *own),
-          probe_controller("cgroups.cpu", "cpu", "cpu.max", offered, *own), freezer,
+  return {memory,
+          swap,
+          probe_controller("cgroups.pids", "pids", "pids.max", offered, *own),
+          probe_controller("cgroups.cpu", "cpu", "cpu.max", offered, *own),
+          freezer,
           available("cgroups.usage", usage)};
 }
 

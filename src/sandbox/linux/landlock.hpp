@@ -30,9 +30,13 @@ int landlock_abi();
 
 // Creates a ruleset that handles every filesystem right of the kernel's ABI
 // (so nothing is silently unrestricted), adds the rules and restricts the
-// calling thread (and its future children). Requires no_new_privs. A missing
-// path in the rules is skipped; any other failure is an error naming the
-// step and path.
+// calling thread (and its future children). Rule paths are resolved when
+// called (symlinks followed); a path that is not a directory gets only the
+// file rights of its list. Network rights are not handled: the network
+// namespace confines the network, and loopback TCP inside must keep working.
+// Requires no_new_privs (set by the caller; not set here). A missing path in
+// the rules is skipped; any other failure is an error naming the step and
+// path, e.g. `landlock_add_rule("/workspace"): Invalid argument`.
 base::Result<LandlockReport> apply_landlock(const LandlockRules& rules);
 
 }  // namespace agentd::sandbox::linuxns

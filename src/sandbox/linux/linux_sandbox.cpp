@@ -35,13 +35,21 @@ exec::ExitInfo exit_info_from(const json& body) {
 }
 
 // A process started by the sandbox init; its exit comes over the link.
+// `oom_kills` reads the sandbox cgroup's OOM counter (empty without one):
+// an exec killed while it rose ends with status memoryLimit.
 class LinuxChild final : public exec::Child {
  public:
-  LinuxChild(std::shared_ptr<ControlLink> link, uint64_t id, pid_t pid)
-      : link_(std::move(link)), id_(id), pid_(pid) {}
+  LinuxChild(std::shared_ptr<ControlLink> link, uint64_t id, pid_t pid,
+             std::function<uint64_t()> oom_kills)
+      : link_(std::move(link)), id_(id), pid_(pid), oom_kills_(std::move(oom_kills)) {
+    if (oom_kills_) oom_before_ = oom_kills_();
+  }
   int pid() const override { return pid_; }
   void on_exit(std::function<void(exec::ExitInfo)> done) override {
-    link_->on_exit(id_, std::move(done));
+    link_->on_exit(id_, [this, done = std::move(done)](exec::ExitInfo info) {
+      if (oom_kills_ && info.signaled) info.memory_limit_hit = oom_kills_() > oom_before_;
+      done(info);
+    });
   }
   void signal_group(int signal) override { link_->kill(pid_, signal); }
 
@@ -49,6 +57,8 @@ class LinuxChild final : public exec::Child {
   std::shared_ptr<ControlLink> link_;
   uint64_t id_;
   pid_t pid_;
+  std::function<uint64_t()> oom_kills_;
+  uint64_t oom_before_ = 0;
 };
 
 json rlimits_for(const policy::Limits& limits) {
@@ -206,16 +216,39 @@ std::variant<exec::LaunchedChild, exec::LaunchFailure> LinuxSandbox::launch(
   auto started = link_->start_exec(message, {child_in, out->write_end.get(), err->write_end.get()});
   if (auto* failure = std::get_if<std::string>(&started)) return exec::LaunchFailure{"", *failure};
   exec::LaunchedChild launched;
-  launched.child = std::make_unique<LinuxChild>(link_, id, std::get<pid_t>(started));
+  std::function<uint64_t()> oom_kills;
+  if (cgroup_) oom_kills = [cgroup = cgroup_.get()] { return cgroup->usage().oom_kills; };
+  launched.child = std::make_unique<LinuxChild>(link_, id, std::get<pid_t>(started), oom_kills);
   if (request.stdin_pipe) launched.stdin_writer = std::move(in->write_end);
   launched.stdout_reader = std::move(out->read_end);
   launched.stderr_reader = std::move(err->read_end);
   return launched;
 }
 
+base::Status LinuxSandbox::suspend() {
+  if (!cgroup_) return base::plain_error("this sandbox has no cgroup, so no freezer");
+  auto frozen = cgroup_->freeze();
+  if (frozen) suspended_ = true;
+  return frozen;
+}
+
+base::Status LinuxSandbox::resume() {
+  if (!cgroup_) return base::plain_error("this sandbox has no cgroup, so no freezer");
+  auto thawed = cgroup_->thaw();
+  if (thawed) suspended_ = false;
+  return thawed;
+}
+
+std::optional<Sandbox::Usage> LinuxSandbox::usage() const {
+  if (!cgroup_) return std::nullopt;
+  auto u = cgroup_->usage();
+  return Usage{u.cpu_time_ns / 1000000, u.memory_peak_bytes, u.oom_kills};
+}
+
 bool LinuxSandbox::destroy(bool keep_workdir) {
   if (destroyed_) return false;
   destroyed_ = true;
+  if (suspended_) (void)resume();  // frozen processes cannot die
   link_->close();
   stop_init(init_pid_);  // PID 1 gone: the kernel kills the whole namespace
   if (cgroup_) cgroup_->destroy();

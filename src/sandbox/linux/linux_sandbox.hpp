@@ -58,6 +58,9 @@ class LinuxSandbox final : public Sandbox {
   std::variant<exec::LaunchedChild, exec::LaunchFailure> launch(
       const exec::LaunchRequest& request) override;
   bool destroy(bool keep_workdir) override;
+  base::Status suspend() override;
+  base::Status resume() override;
+  std::optional<Usage> usage() const override;
 
  private:
   boost::asio::io_context& io_;
@@ -72,6 +75,7 @@ class LinuxSandbox final : public Sandbox {
   policy::NetworkMode network_ = policy::NetworkMode::kNone;
   uint64_t next_exec_ = 1;
   bool destroyed_ = false;
+  bool suspended_ = false;
 };
 
 }  // namespace agentd::sandbox::linuxns

@@ -40,8 +40,8 @@ constexpr std::array kDeniedOutright = {
 // clone() flags that create namespaces. CLONE_NEWTIME is absent on purpose:
 // for clone() its bit (0x80) lies in CSIGNAL, the exit signal.
 constexpr std::array<uint64_t, 7> kCloneNamespaceFlags = {
-    CLONE_NEWNS,  CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
-    CLONE_NEWUSER, CLONE_NEWPID,   CLONE_NEWNET};
+    CLONE_NEWNS,   CLONE_NEWCGROUP, CLONE_NEWUTS, CLONE_NEWIPC,
+    CLONE_NEWUSER, CLONE_NEWPID,    CLONE_NEWNET};
 
 constexpr uint64_t kLow32 = 0xffffffffULL;
 
@@ -105,7 +105,8 @@ base::Status add_outright_denials(scmp_filter_ctx ctx) {
 // ENOSYS and glibc (>= 2.34) falls back to clone().
 base::Status add_clone_rules(scmp_filter_ctx ctx) {
   for (uint64_t flag : kCloneNamespaceFlags) {
-    auto s = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", {SCMP_A0_64(SCMP_CMP_MASKED_EQ, flag, flag)});
+    auto s =
+        add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", {SCMP_A0_64(SCMP_CMP_MASKED_EQ, flag, flag)});
     if (!s) return s;
   }
   return add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3");
@@ -171,12 +172,12 @@ std::string describe(const SeccompOptions& options) {
   for (const char* name : kDeniedOutright) {
     if (native_syscall(name) < 0) absent += std::string(absent.empty() ? "" : ", ") + name;
   }
-  std::string text = "seccomp: " + native_arch_name() + " only (other ABIs killed), " +
-                     std::to_string(denied_syscall_names().size()) +
-                     " syscalls EPERM, clone namespace flags EPERM, clone3 ENOSYS, personality "
-                     "other than PER_LINUX EPERM, ioctl TIOCSTI/TIOCLINUX EPERM, socket families: " +
-                     (options.allow_inet_sockets ? "unix, inet, inet6" : "unix") +
-                     " (others EAFNOSUPPORT)";
+  std::string text =
+      "seccomp: " + native_arch_name() + " only (other ABIs killed), " +
+      std::to_string(denied_syscall_names().size()) +
+      " syscalls EPERM, clone namespace flags EPERM, clone3 ENOSYS, personality "
+      "other than PER_LINUX EPERM, ioctl TIOCSTI/TIOCLINUX EPERM, socket families: " +
+      (options.allow_inet_sockets ? "unix, inet, inet6" : "unix") + " (others EAFNOSUPPORT)";
   if (!absent.empty()) text += "; not on this architecture: " + absent;
   return text;
 }

@@ -14,14 +14,19 @@ struct SeccompOptions {
   bool allow_inet_sockets = true;
 };
 
-// Builds the filter with libseccomp (native architecture only; other
-// architectures such as x32 or i386 are killed) and loads it into the calling
-// process and its future children. Denied syscalls fail with EPERM.
-// Requires no_new_privs (or CAP_SYS_ADMIN). Returns a one-line description
-// of what was loaded, or an error naming the libseccomp step that failed.
+// Builds the filter with libseccomp (native architecture only; syscalls of
+// other ABIs, such as x32 or i386 via int 0x80, kill the process) and loads it
+// into the calling thread and its future children. Allows by default; denied
+// syscalls fail with EPERM, clone3 with ENOSYS (glibc then falls back to
+// clone, whose namespace flags are checked), refused socket families with
+// EAFNOSUPPORT. Does not set no_new_privs itself: the caller sets it first
+// (without it, or CAP_SYS_ADMIN, loading fails with EACCES). Single-threaded
+// callers only (no TSYNC). Returns a one-line description of what was
+// loaded, or an error naming the libseccomp step that failed.
 base::Result<std::string> install_seccomp_filter(const SeccompOptions& options);
 
-// Names of the syscalls the filter denies outright (for docs and reports).
+// Names of the syscalls the filter denies outright on this architecture,
+// whatever their arguments (for docs, reports and tests).
 std::vector<std::string> denied_syscall_names();
 
 }  // namespace agentd::sandbox::linuxns

@@ -1,0 +1,430 @@
+#include "exec/exec_session.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <cstring>
+#include <fstream>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "support/exec_runner.hpp"
+
+namespace agentd::exec {
+namespace {
+
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using ::testing::IsEmpty;
+using test_support::ExecRun;
+
+constexpr const char* kChild = AGENTD_TEST_CHILD;
+
+std::vector<std::string> lines_of(const std::string& text) {
+  std::vector<std::string> out;
+  std::istringstream in(text);
+  for (std::string line; std::getline(in, line);) out.push_back(line);
+  return out;
+}
+
+std::string read_file(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// Makes this process the reaper of orphaned descendants, so a test can wait
+// for a grandchild of an exec and see how it ended.
+void become_subreaper() { ASSERT_EQ(::prctl(PR_SET_CHILD_SUBREAPER, 1), 0); }
+
+// Waits (bounded) for `pid`, which must have been reparented to this
+// process, and returns its wait status; nullopt when it never ended.
+std::optional<int> reap_orphan(pid_t pid) {
+  auto deadline = std::chrono::steady_clock::now() + test_support::kExecBound;
+  while (std::chrono::steady_clock::now() < deadline) {
+    int status = 0;
+    pid_t r = ::waitpid(pid, &status, WNOHANG);
+    if (r == pid) return status;
+    if (r < 0) {
+      ADD_FAILURE() << "waitpid(" << pid << "): " << std::strerror(errno);
+      return std::nullopt;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return std::nullopt;
+}
+
+pid_t read_pid_file(const std::string& path) {
+  std::string text = read_file(path);
+  return text.empty() ? -1 : pid_t(std::stol(text));
+}
+
+class ExecSessionTest : public ::testing::Test {
+ protected:
+  ExecRun run(const LaunchRequest& req, ExecSession::Options options = {},
+              const test_support::HostExecRunner::OnStart& on_start = {},
+              const test_support::HostExecRunner::OnOutput& on_output = {}) {
+    ExecRun r = runner_.run(req, options, on_start, on_output);
+    if (!r.launch_failure) {
+      EXPECT_TRUE(r.finished) << "the exec did not finish";
+      EXPECT_EQ(r.exit_calls, 1) << "on_exit must be called exactly once";
+    }
+    return r;
+  }
+  LaunchRequest sh(const std::string& script) { return runner_.request({"sh", "-c", script}); }
+
+  test_support::HostExecRunner runner_;
+};
+
+// --- exit status ---
+
+TEST_F(ExecSessionTest, ReportsTheExitCodeAndSeparatesStdoutFromStderr) {
+  ExecRun r = run(sh("echo out; echo err >&2; exit 3"));
+  EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
+  EXPECT_EQ(r.outcome.exit_code, 3);
+  EXPECT_FALSE(r.outcome.signal.has_value());
+  EXPECT_EQ(r.out, "out\n");
+  EXPECT_EQ(r.err, "err\n");
+  EXPECT_EQ(r.outcome.stdout_bytes, 4u);
+  EXPECT_EQ(r.outcome.stderr_bytes, 4u);
+  EXPECT_FALSE(r.outcome.truncated);
+  EXPECT_TRUE(r.outcome.reason.empty());
+  EXPECT_TRUE(r.outcome.usage.has_value());
+}
+
+TEST_F(ExecSessionTest, ExitZero) {
+  ExecRun r = run(runner_.request({"true"}));
+  EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
+  EXPECT_EQ(r.outcome.exit_code, 0);
+  EXPECT_THAT(r.out, IsEmpty());
+}
+
+TEST_F(ExecSessionTest, InterleavedStreamsStayApart) {
+  ExecRun r = run(sh("i=0; while [ $i -lt 300 ]; do echo o$i; echo e$i >&2; i=$((i+1)); done"));
+  std::string want_out, want_err;
+  for (int i = 0; i < 300; ++i) {
+    want_out += "o" + std::to_string(i) + "\n";
+    want_err += "e" + std::to_string(i) + "\n";
+  }
+  EXPECT_EQ(r.out, want_out);
+  EXPECT_EQ(r.err, want_err);
+  EXPECT_EQ(r.outcome.stdout_bytes, want_out.size());
+  EXPECT_EQ(r.outcome.stderr_bytes, want_err.size());
+}
+
+TEST_F(ExecSessionTest, ReportsTheSignalThatEndedTheLeader) {
+  ExecRun r = run(sh("kill -TERM $$"));
+  EXPECT_EQ(r.outcome.status, ExecStatus::kSignaled);
+  EXPECT_EQ(r.outcome.signal, SIGTERM);
+  EXPECT_FALSE(r.outcome.exit_code.has_value());
+  EXPECT_THAT(r.outcome.reason, HasSubstr("signal"));
+}
+
+// --- stdin ---
+
+TEST_F(ExecSessionTest, StdinPipeDeliversBytesAndEof) {
+  LaunchRequest req = runner_.request({"cat"});
+  req.stdin_pipe = true;
+  std::vector<std::optional<std::string>> write_results;
+  ExecRun r = run(req, {}, [&](ExecSession& session) {
+    EXPECT_TRUE(session.accepts_stdin());
+    session.write_stdin("hello\n", false, [&](auto error) { write_results.push_back(error); });
+    session.write_stdin("world", true, [&](auto error) { write_results.push_back(error); });
+    EXPECT_FALSE(session.accepts_stdin());
+    session.write_stdin("too late", false, [&](auto error) { write_results.push_back(error); });
+  });
+  EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
+  EXPECT_EQ(r.outcome.exit_code, 0);
+  EXPECT_EQ(r.out, "hello\nworld");
+  ASSERT_EQ(write_results.size(), 3u);
+  // The refused write answers at once; the two real ones in order after it.
+  EXPECT_TRUE(write_results[0].has_value());
+  EXPECT_EQ(write_results[1], std::nullopt);
+  EXPECT_EQ(write_results[2], std::nullopt);
+}
+
+TEST_F(ExecSessionTest, LargeStdinIsWrittenWhileOutputIsRead) {
+  // Far more than a pipe holds in both directions: needs concurrent pumping.
+  std::string input;
+  for (int i = 0; input.size() < (3u << 20); ++i) input += "line " + std::to_string(i) + "\n";
+  LaunchRequest req = runner_.request({"cat"});
+  req.stdin_pipe = true;
+  std::optional<std::string> write_error = "not called";
+  ExecRun r = run(req, {}, [&](ExecSession& session) {
+    session.write_stdin(input, true, [&](auto error) { write_error = error; });
+  });
+  EXPECT_EQ(write_error, std::nullopt);
+  EXPECT_EQ(r.outcome.exit_code, 0);
+  EXPECT_EQ(r.out.size(), input.size());
+  EXPECT_TRUE(r.out == input);
+}
+
+TEST_F(ExecSessionTest, WithoutAStdinPipeStdinIsEmptyAndWritesAreRefused) {
+  std::optional<std::string> write_error;
+  ExecRun r = run(runner_.request({"cat"}), {}, [&](ExecSession& session) {
+    EXPECT_FALSE(session.accepts_stdin());
+    session.write_stdin("x", false, [&](auto error) { write_error = error; });
+  });
+  EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
+  EXPECT_EQ(r.outcome.exit_code, 0);
+  EXPECT_THAT(r.out, IsEmpty());
+  ASSERT_TRUE(write_error.has_value());
+  EXPECT_THAT(*write_error, HasSubstr("stdin"));
+}
+
+TEST_F(ExecSessionTest, WritesPendingWhenTheProcessExitsFail) {
+  LaunchRequest req = sh("exit 0");  // never reads its stdin
+  req.stdin_pipe = true;
+  std::optional<std::string> write_error;
+  bool called = false;
+  run(req, {}, [&](ExecSession& session) {
+    session.write_stdin(std::string(4 << 20, 'x'), false, [&](auto error) {
+      called = true;
+      write_error = error;
+    });
+  });
+  EXPECT_TRUE(called);
+  EXPECT_TRUE(write_error.has_value());
+}
+
+// --- back-pressure ---
+
+TEST_F(ExecSessionTest, ReadsWaitForRoomAndLoseNothing) {
+  // The consumer grants room later, from the event loop, one read at a time.
+  int waits = 0;
+  runner_.set_wait_for_room([&](std::function<void()> resume) {
+    ++waits;
+    boost::asio::post(runner_.io(), std::move(resume));
+  });
+  ExecRun r = run(sh("head -c 300000 /dev/zero | tr '\\0' a; echo done >&2"));
+  EXPECT_EQ(r.outcome.exit_code, 0);
+  EXPECT_EQ(r.out, std::string(300000, 'a'));
+  EXPECT_EQ(r.err, "done\n");
+  EXPECT_GE(waits, 3);  // at least the first read of each stream and one more
+}
+
+// --- limits ---
+
+TEST_F(ExecSessionTest, WallTimeLimitEndsTheExecAsTimeout) {
+  ExecRun r = run(runner_.request({"sleep", "1000"}), {.wall_time_ms = 200});
+  EXPECT_EQ(r.outcome.status, ExecStatus::kTimeout);
+  EXPECT_EQ(r.outcome.signal, SIGKILL);
+  EXPECT_THAT(r.outcome.reason, HasSubstr("wall time"));
+}
+
+TEST_F(ExecSessionTest, OutputLimitStopsTheExecAtExactlyTheLimit) {
+  ExecRun r = run(runner_.request({"yes"}), {.max_output_bytes = 100000});
+  EXPECT_EQ(r.outcome.status, ExecStatus::kOutputLimit);
+  EXPECT_TRUE(r.outcome.truncated);
+  EXPECT_EQ(r.outcome.stdout_bytes, 100000u);
+  EXPECT_EQ(r.out.size(), 100000u);
+  EXPECT_EQ(r.out.substr(0, 4), "y\ny\n");
+  EXPECT_THAT(r.outcome.reason, HasSubstr("maxOutputBytes"));
+}
+
+TEST_F(ExecSessionTest, OutputLimitCountsBothStreams) {
+  ExecRun r = run(sh("while :; do echo out; echo err >&2; done"), {.max_output_bytes = 5000});
+  EXPECT_EQ(r.outcome.status, ExecStatus::kOutputLimit);
+  EXPECT_TRUE(r.outcome.truncated);
+  EXPECT_EQ(r.outcome.stdout_bytes + r.outcome.stderr_bytes, 5000u);
+  EXPECT_EQ(r.out.size(), r.outcome.stdout_bytes);
+  EXPECT_EQ(r.err.size(), r.outcome.stderr_bytes);
+  EXPECT_GT(r.outcome.stdout_bytes, 0u);
+  EXPECT_GT(r.outcome.stderr_bytes, 0u);
+}
+
+TEST_F(ExecSessionTest, OutputExactlyAtTheLimitIsNotTruncated) {
+  ExecRun r = run(runner_.request({"head", "-c", "70000", "/dev/zero"}), {.max_output_bytes = 70000});
+  EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
+  EXPECT_FALSE(r.outcome.truncated);
+  EXPECT_EQ(r.outcome.stdout_bytes, 70000u);
+  EXPECT_EQ(r.out, std::string(70000, '\0'));
+}
+
+TEST_F(ExecSessionTest, CpuTimeLimitEndsTheExecAsTimeout) {
+  LaunchRequest req = runner_.request({kChild, "spin"});
+  req.limits.cpu_time_ms = 1000;
+  ExecRun r = run(req, {.wall_time_ms = 50000, .cpu_time_ms = 1000});
+  EXPECT_EQ(r.outcome.status, ExecStatus::kTimeout);
+  EXPECT_THAT(r.outcome.reason, HasSubstr("cpu time"));
+  ASSERT_TRUE(r.outcome.signal.has_value());
+  EXPECT_TRUE(*r.outcome.signal == SIGXCPU || *r.outcome.signal == SIGKILL) << *r.outcome.signal;
+}
+
+TEST_F(ExecSessionTest, RlimitsAreAppliedInTheChild) {
+  LaunchRequest req = sh("ulimit -n; ulimit -c");
+  req.limits.max_open_files = 77;
+  ExecRun r = run(req);
+  EXPECT_THAT(lines_of(r.out), ElementsAre("77", "0"));
+}
+
+// --- kill ---
+
+TEST_F(ExecSessionTest, KillOnRequestEndsTheExecAsKilled) {
+  ExecRun r = run(sh("echo ready; exec sleep 1000"), {}, {},
+                  [](ExecSession& session, Stream, std::string_view) { session.kill(SIGTERM); });
+  EXPECT_EQ(r.outcome.status, ExecStatus::kKilled);
+  EXPECT_EQ(r.outcome.signal, SIGTERM);
+  EXPECT_EQ(r.out, "ready\n");
+}
+
+TEST_F(ExecSessionTest, KillReachesTheWholeProcessGroup) {
+  become_subreaper();
+  std::string pid_file = runner_.workdir() + "/grandchild.pid";
+  ExecRun r = run(runner_.request({kChild, "grandchild", pid_file}), {}, {},
+                  [](ExecSession& session, Stream, std::string_view) { session.kill(SIGKILL); });
+  EXPECT_EQ(r.outcome.status, ExecStatus::kKilled);
+  EXPECT_EQ(r.out, "ready\n");
+  pid_t grandchild = read_pid_file(pid_file);
+  ASSERT_GT(grandchild, 0);
+  auto status = reap_orphan(grandchild);
+  ASSERT_TRUE(status.has_value()) << "the grandchild " << grandchild << " outlived the exec";
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+}
+
+TEST_F(ExecSessionTest, TimeoutKillsADoubleForkedGrandchild) {
+  become_subreaper();
+  std::string pid_file = runner_.workdir() + "/grandchild.pid";
+  // Long enough for the helper to get going on a loaded machine.
+  ExecRun r = run(runner_.request({kChild, "grandchild", pid_file}), {.wall_time_ms = 2000});
+  EXPECT_EQ(r.outcome.status, ExecStatus::kTimeout);
+  ASSERT_EQ(r.out, "ready\n") << "the helper did not get ready before the timeout";
+  pid_t grandchild = read_pid_file(pid_file);
+  ASSERT_GT(grandchild, 0);
+  auto status = reap_orphan(grandchild);
+  ASSERT_TRUE(status.has_value()) << "the grandchild " << grandchild << " outlived the exec";
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+}
+
+TEST_F(ExecSessionTest, LeaderExitWhileABackgroundChildHoldsStdoutFinishes) {
+  become_subreaper();
+  std::string pid_file = runner_.workdir() + "/orphan.pid";
+  ExecRun r = run(runner_.request({kChild, "orphan", pid_file}));
+  EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
+  EXPECT_EQ(r.outcome.exit_code, 0);
+  pid_t orphan = read_pid_file(pid_file);
+  ASSERT_GT(orphan, 0);
+  auto status = reap_orphan(orphan);
+  ASSERT_TRUE(status.has_value()) << "the background child " << orphan << " outlived the exec";
+  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+}
+
+// --- launch ---
+
+TEST_F(ExecSessionTest, MissingExecutableIsASetupFailure) {
+  ExecRun r = run(runner_.request({"agentd-no-such-command-xyz"}));
+  ASSERT_TRUE(r.launch_failure.has_value());
+  EXPECT_EQ(r.launch_failure->field, "");
+  EXPECT_THAT(r.launch_failure->message, HasSubstr("not found"));
+  ExecOutcome outcome = setup_error_outcome(r.launch_failure->message);
+  EXPECT_EQ(outcome.status, ExecStatus::kSetupError);
+  EXPECT_EQ(outcome.reason, r.launch_failure->message);
+}
+
+TEST_F(ExecSessionTest, ExecveFailuresNameTheCall) {
+  ExecRun missing = run(runner_.request({"/nonexistent/agentd/tool"}));
+  ASSERT_TRUE(missing.launch_failure.has_value());
+  EXPECT_EQ(missing.launch_failure->field, "");
+  EXPECT_THAT(missing.launch_failure->message, HasSubstr("execve"));
+  EXPECT_THAT(missing.launch_failure->message, HasSubstr("No such file"));
+
+  std::string script = runner_.workdir() + "/not-executable";
+  std::ofstream(script) << "#!/bin/sh\necho hi\n";
+  ::chmod(script.c_str(), 0600);
+  ExecRun denied = run(runner_.request({script}));
+  ASSERT_TRUE(denied.launch_failure.has_value());
+  EXPECT_THAT(denied.launch_failure->message, HasSubstr("Permission denied"));
+}
+
+TEST_F(ExecSessionTest, CwdIsResolvedInsideTheWorkdir) {
+  ASSERT_EQ(::mkdir((runner_.workdir() + "/sub").c_str(), 0700), 0);
+  for (const std::string& cwd : std::vector<std::string>{"sub", runner_.workdir() + "/sub", "sub/../sub"}) {
+    LaunchRequest req = sh("pwd -P");
+    req.cwd = cwd;
+    ExecRun r = run(req);
+    ASSERT_FALSE(r.launch_failure.has_value()) << cwd << ": " << r.launch_failure->message;
+    EXPECT_EQ(r.out, runner_.workdir() + "/sub\n") << cwd << " stderr: " << r.err << " status: " << status_name(r.outcome.status) << " code: " << r.outcome.exit_code.value_or(-1) << " signal: " << r.outcome.signal.value_or(-1);
+  }
+  ExecRun r = run(sh("pwd -P"));
+  EXPECT_EQ(r.out, runner_.workdir() + "\n");
+}
+
+TEST_F(ExecSessionTest, CwdOutsideTheWorkdirIsRefused) {
+  ASSERT_EQ(::symlink("/etc", (runner_.workdir() + "/etc_link").c_str()), 0);
+  for (const std::string& cwd : std::vector<std::string>{"../..", "/etc", "/", "etc_link", "sub/../../..", "no-such-dir"}) {
+    LaunchRequest req = sh("pwd");
+    req.cwd = cwd;
+    ExecRun r = run(req);
+    ASSERT_TRUE(r.launch_failure.has_value()) << cwd << " was accepted: " << r.out;
+    EXPECT_EQ(r.launch_failure->field, "cwd") << cwd;
+  }
+}
+
+// --- what the child sees ---
+
+TEST_F(ExecSessionTest, ChildSeesOnlyStdioFds) {
+  // An fd agentd holds without CLOEXEC must not leak into the child either.
+  int leak = ::open("/dev/null", O_RDONLY);
+  ASSERT_GE(leak, 3);
+  ExecRun r = run(runner_.request({kChild, "fds"}));
+  ::close(leak);
+  auto fds = lines_of(r.out);
+  std::sort(fds.begin(), fds.end());
+  EXPECT_THAT(fds, ElementsAre("0", "1", "2"));
+  EXPECT_EQ(r.outcome.exit_code, 0) << r.err;
+}
+
+TEST_F(ExecSessionTest, LsOfProcSelfFdShowsStdioAndItsOwnDirectory) {
+  ExecRun r = run(runner_.request({"ls", "/proc/self/fd"}));
+  // ls opens the directory it lists: that is fd 3, and nothing else.
+  EXPECT_THAT(lines_of(r.out), ElementsAre("0", "1", "2", "3"));
+}
+
+TEST_F(ExecSessionTest, ChildGetsExactlyTheGivenEnvironment) {
+  LaunchRequest req = runner_.request({"env"});
+  req.env["AGENTD_TEST"] = "a b=c";
+  ::setenv("AGENTD_LEAK_CHECK", "1", 1);
+  ExecRun r = run(req);
+  ::unsetenv("AGENTD_LEAK_CHECK");
+  std::set<std::string> got;
+  for (const auto& line : lines_of(r.out)) got.insert(line);
+  std::set<std::string> want;
+  for (const auto& [name, value] : req.env) want.insert(name + "=" + value);
+  EXPECT_EQ(got, want);
+}
+
+TEST_F(ExecSessionTest, ChildIsAProcessGroupLeaderWithCleanSignalState) {
+  // Ignore and block signals here: the child must not inherit either.
+  ::signal(SIGUSR1, SIG_IGN);
+  sigset_t block, old;
+  sigemptyset(&block);
+  sigaddset(&block, SIGUSR2);
+  ::sigprocmask(SIG_BLOCK, &block, &old);
+  ExecRun r = run(runner_.request({"cat", "/proc/self/stat", "/proc/self/status"}));
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  ::signal(SIGUSR1, SIG_DFL);
+
+  // /proc/self/stat: pid (comm) state ppid pgrp ...
+  std::string stat = lines_of(r.out).at(0);
+  std::istringstream fields(stat.substr(stat.rfind(')') + 2));
+  std::string state, ppid, pgrp;
+  fields >> state >> ppid >> pgrp;
+  EXPECT_EQ(pgrp, stat.substr(0, stat.find(' '))) << "not its own process group: " << stat;
+  EXPECT_THAT(r.out, HasSubstr("SigBlk:\t0000000000000000"));
+  EXPECT_THAT(r.out, HasSubstr("SigIgn:\t0000000000000000"));
+}
+
+}  // namespace
+}  // namespace agentd::exec
