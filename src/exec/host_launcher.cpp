@@ -115,6 +115,12 @@ struct ChildSetup {
                      const char* const*, const std::error_code&) {
     ::_exit(127);
   }
+  // Boost 1.81 tests for on_exec_error with this (mistaken) signature before
+  // calling the one above; without it the hook is skipped and the child calls
+  // exit(), running agentd's atexit handlers and static destructors. Never
+  // defined: it only has to be found by decltype.
+  void on_exec_error(bp::posix::default_launcher&, const bp::error_code&,
+                     const bp::filesystem::path&, const char* const*, const bp::error_code&);
 };
 
 class HostChild final : public Child {
@@ -229,6 +235,9 @@ std::variant<LaunchedChild, LaunchFailure> launch_on_host(asio::io_context& io,
                              setup);
   steps->write_end.reset();
   if (ec) {
+    // A child that was forked has reported its error and is leaving
+    // (on_exec_error): reap it, or it stays a zombie for agentd's lifetime.
+    if (launcher.pid > 0) ::waitpid(launcher.pid, nullptr, 0);
     uint8_t step = 0;
     int flags = ::fcntl(steps->read_end.get(), F_GETFL);
     ::fcntl(steps->read_end.get(), F_SETFL, flags | O_NONBLOCK);

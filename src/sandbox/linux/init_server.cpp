@@ -4,6 +4,8 @@
 #include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
+#include <dirent.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
@@ -12,6 +14,7 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <string>
 #include <vector>
@@ -78,6 +81,9 @@ const char* child_step_name(uint8_t step) {
     if (::dup2(fds[i].get(), i) < 0) child_fail(error_pipe, 1);
   }
   if (::setpgid(0, 0) != 0) child_fail(error_pipe, 2);
+  // Orphans of the command (double forks, setsid) reparent to its leader,
+  // not to us, so a kill of the exec can find its whole tree.
+  ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   sigset_t none;
   sigemptyset(&none);
   if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) child_fail(error_pipe, 3);
@@ -96,6 +102,60 @@ const char* child_step_name(uint8_t step) {
   }
   errno = last_error;
   child_fail(error_pipe, 6);
+}
+
+// The children of `pid` (all threads), from /proc.
+std::vector<pid_t> children_of(pid_t pid) {
+  std::vector<pid_t> out;
+  std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* dir = ::opendir(task_dir.c_str());
+  if (!dir) return out;
+  while (dirent* entry = ::readdir(dir)) {
+    if (entry->d_name[0] == '.') continue;
+    std::ifstream children(task_dir + "/" + entry->d_name + "/children");
+    pid_t child;
+    while (children >> child) out.push_back(child);
+  }
+  ::closedir(dir);
+  return out;
+}
+
+bool is_zombie(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  std::getline(stat, line);
+  size_t paren = line.rfind(')');  // the command name may contain spaces
+  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z';
+}
+
+// Every live descendant of `leader`, deepest last (zombies are already dead).
+std::vector<pid_t> descendants_of(pid_t leader) {
+  std::vector<pid_t> all = children_of(leader);
+  for (size_t i = 0; i < all.size(); ++i) {
+    for (pid_t grandchild : children_of(all[i])) all.push_back(grandchild);
+  }
+  std::vector<pid_t> live;
+  for (pid_t pid : all) {
+    if (!is_zombie(pid)) live.push_back(pid);
+  }
+  return live;
+}
+
+// Signals an exec: every process in its tree, also those that left its
+// process group with setsid (the leader is their subreaper), then the group
+// and the leader. For SIGKILL the leader is stopped first and the tree is
+// walked until empty, so neither it nor a forking descendant can slip out.
+void signal_exec(pid_t leader, int signal) {
+  if (signal == SIGKILL) ::kill(leader, SIGSTOP);
+  for (int round = 0; round < 100; ++round) {
+    auto tree = descendants_of(leader);
+    if (tree.empty()) break;
+    for (auto it = tree.rbegin(); it != tree.rend(); ++it) ::kill(*it, signal);
+    if (signal != SIGKILL) break;
+    ::usleep(1000);  // let the killed exit, so their orphans show up under the leader
+  }
+  ::kill(-leader, signal);
+  ::kill(leader, signal);
 }
 
 class ExecServer {
@@ -148,7 +208,7 @@ void ExecServer::handle_message(ControlMessage message) {
   if (op == "exec") return start(body, std::move(message.fds));
   if (op == "kill") {
     pid_t pid = body.value("pid", 0);
-    if (pid > 1 && leaders_.count(pid)) ::kill(-pid, body.value("signal", SIGKILL));
+    if (pid > 1 && leaders_.count(pid)) signal_exec(pid, body.value("signal", SIGKILL));
     return;
   }
   if (op == "killAll") {
