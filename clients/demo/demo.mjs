@@ -17,6 +17,15 @@ const AGENTD_BIN = process.env.AGENTD_BIN
   ? path.resolve(process.env.AGENTD_BIN)
   : path.resolve(here, '../../build/src/agentd');
 
+// In a linux sandbox: show the unprivileged view and attacks failing.
+const LINUX_COMMAND = [
+  'sh', '-c',
+  'echo "id: $(id)"; echo "hostname: $(hostname)"; echo "ls /: $(ls / | tr "\\n" " ")"; ' +
+  'cat /etc/shadow; echo x > /usr/bin/owned; ' +
+  '(ping -c1 -W1 1.1.1.1 || getent hosts example.com || echo "network: unreachable") 2>&1; ' +
+  'for i in 1 2 3; do echo "stdout line $i"; sleep 0.2; echo "stderr line $i" >&2; done',
+];
+
 const DEFAULT_COMMAND = [
   'sh', '-c',
   'for i in 1 2 3; do echo "stdout line $i"; sleep 0.3; echo "stderr line $i" >&2; sleep 0.3; done; ' +
@@ -27,15 +36,19 @@ const DEFAULT_COMMAND = [
 
 const args = process.argv.slice(2);
 let verbose = false;
-let command = DEFAULT_COMMAND;
+let command = null;
+let isolation = null;  // default: linux when available, else (explicitly, loudly) none
 const dashdash = args.indexOf('--');
 const options = dashdash === -1 ? args : args.slice(0, dashdash);
 const rest = dashdash === -1 ? [] : args.slice(dashdash + 1);
-for (const option of options) {
+for (let i = 0; i < options.length; ++i) {
+  const option = options[i];
   if (option === '-v' || option === '--verbose') verbose = true;
+  else if (option === '--isolation' && ['linux', 'none'].includes(options[i + 1])) isolation = options[++i];
   else if (option === '-h' || option === '--help') {
-    process.stdout.write('usage: node demo.mjs [--verbose] [-- command [args...]]\n' +
-      'Runs a command in an agentd sandbox (isolation "none") and streams its output.\n' +
+    process.stdout.write('usage: node demo.mjs [--verbose] [--isolation linux|none] [-- command [args...]]\n' +
+      'Runs a command in an agentd sandbox and streams its output. Without --isolation it uses\n' +
+      '"linux" when this machine offers it, else "none" (host-direct, no isolation), and says so.\n' +
       'AGENTD_BIN names the agentd binary (default: ../../build/src/agentd from this script).\n');
     process.exit(0);
   } else {
@@ -234,10 +247,15 @@ async function main() {
   const hostDirect = init.backends.find((b) => b.isolation === 'none');
   if (hostDirect) describeHostDirect(hostDirect);
 
-  step('sandbox/create with isolation "none"');
-  detail(yellow('Isolation "none" is chosen explicitly: host-direct runs commands as this user, on this host,'));
-  detail(yellow('with a scrubbed environment, its own workdir, process-group cleanup and limits — but no confinement.'));
-  const sandbox = await request('sandbox/create', { isolation: 'none', labels: { client: 'demo' } });
+  const linux = init.backends.find((b) => b.isolation === 'linux');
+  isolation ??= linux?.available ? 'linux' : 'none';
+  command ??= isolation === 'linux' ? LINUX_COMMAND : DEFAULT_COMMAND;
+  step(`sandbox/create with isolation "${isolation}"`);
+  if (isolation === 'none') {
+    detail(yellow('Isolation "none" is chosen explicitly: host-direct runs commands as this user, on this host,'));
+    detail(yellow('with a scrubbed environment, its own workdir, process-group cleanup and limits — but no confinement.'));
+  }
+  const sandbox = await request('sandbox/create', { isolation, labels: { client: 'demo' } });
   detail(`sandbox ${bold(sandbox.sandboxId)}, workdir ${sandbox.workdir}, network "${sandbox.network}"`);
   const enforced = Object.entries(sandbox.capabilities).filter(([, f]) => f.state === 'enforced').map(([name]) => name);
   detail(`enforced for this sandbox: ${enforced.join(', ')}`);
