@@ -131,7 +131,9 @@ class HostChild final : public Child {
 
   void on_exit(std::function<void(ExitInfo)> done) override {
     pidfd_.async_wait(asio::posix::stream_descriptor::wait_read,
-                      [this, done = std::move(done)](boost::system::error_code) {
+                      [this, done = std::move(done)](boost::system::error_code ec) mutable {
+                        if (ec == asio::error::operation_aborted) return;
+                        if (!leader_exited()) return on_exit(std::move(done));  // spurious
                         // The leader is a zombie now, so its pid (the group id)
                         // cannot be reused yet: kill the rest of the group first.
                         ::kill(-pid_, SIGKILL);
@@ -151,6 +153,11 @@ class HostChild final : public Child {
   }
 
  private:
+  bool leader_exited() const {
+    siginfo_t info{};
+    return ::waitid(P_PID, id_t(pid_), &info, WEXITED | WNOHANG | WNOWAIT) == 0 && info.si_pid == pid_;
+  }
+
   ExitInfo reap() {
     int status = 0;
     rusage ru{};

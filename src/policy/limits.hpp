@@ -18,6 +18,7 @@ struct Limits {
   std::optional<uint64_t> max_output_bytes;
   std::optional<uint64_t> max_open_files;
   std::optional<uint64_t> max_file_size_bytes;
+  std::optional<uint64_t> cpu_millicores;  // cpu quota: 1000 = one core
 };
 
 // One row per limit: its wire name and where it lives in Limits.
@@ -33,6 +34,7 @@ inline constexpr LimitField kLimitFields[] = {
     {"maxOutputBytes", &Limits::max_output_bytes},
     {"maxOpenFiles", &Limits::max_open_files},
     {"maxFileSizeBytes", &Limits::max_file_size_bytes},
+    {"cpuMillicores", &Limits::cpu_millicores},
 };
 
 // What a sandbox gets when the caller sets nothing.

@@ -15,6 +15,7 @@ struct PendingRequest {
   std::function<void()> cancel_handler;
   Dispatcher* dispatcher = nullptr;
   bool answered = false;
+  bool failed = false;  // answered with an error
   // While the handler runs, a dropped Reply (also one destroyed by stack
   // unwinding when the handler throws) does not answer: dispatch_request
   // answers afterwards, with the thrown error if there is one.
@@ -27,6 +28,7 @@ struct PendingRequest {
       return;
     }
     answered = true;
+    failed = response.contains("error");
     cancel_handler = nullptr;
     if (base::log_level() >= base::LogLevel::kDebug) {
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
@@ -237,11 +239,16 @@ void Dispatcher::dispatch_request(const json& id, const std::string& method, con
   state->in_handler = true;
   std::optional<RpcError> thrown = call_handler(handler->second, params, state);
   state->in_handler = false;
-  if (state->answered) return;
-  if (thrown) {
-    Reply(state).error(std::move(*thrown));
-  } else if (state->dropped_in_handler) {
-    Reply(state).error(no_reply_error(*state));
+  if (!state->answered) {
+    if (thrown) {
+      Reply(state).error(std::move(*thrown));
+    } else if (state->dropped_in_handler) {
+      Reply(state).error(no_reply_error(*state));
+    }
+  }
+  // A failed initialize leaves the session uninitialized: the client may retry.
+  if (method == "initialize" && state->answered && state->failed) {
+    lifecycle_ = Lifecycle::kUninitialized;
   }
 }
 

@@ -33,6 +33,7 @@ std::vector<FeatureState> host_features() {
       enforced("limits.memoryBytes", "RLIMIT_AS per process (address space, not resident memory)"),
       enforced("limits.maxOpenFiles", "RLIMIT_NOFILE"),
       enforced("limits.maxFileSizeBytes", "RLIMIT_FSIZE"),
+      unavailable("limits.cpuMillicores", "a cpu quota needs the cpu cgroup of isolation \"linux\""),
       unavailable("limits.maxProcesses",
                   "RLIMIT_NPROC counts every process of the user (and root ignores it); "
                   "needs the pids cgroup of isolation \"linux\""),

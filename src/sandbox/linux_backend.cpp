@@ -206,6 +206,7 @@ std::vector<FeatureState> LinuxBackend::limit_features(const policy::SandboxSpec
   };
   out.push_back(cgroup_feature("limits.memoryBytes", "cgroups.memory", spec.limits.memory_bytes.has_value()));
   out.push_back(cgroup_feature("limits.maxProcesses", "cgroups.pids", spec.limits.max_processes.has_value()));
+  out.push_back(cgroup_feature("limits.cpuMillicores", "cgroups.cpu", spec.limits.cpu_millicores.has_value()));
   return out;
 }
 
@@ -216,10 +217,11 @@ std::variant<std::unique_ptr<linuxns::Cgroup>, CreateError> make_cgroup(
   linuxns::CgroupLimits limits;
   if (!spec.accepts_without("limits.memoryBytes")) limits.memory_bytes = spec.limits.memory_bytes;
   if (!spec.accepts_without("limits.maxProcesses")) limits.max_processes = spec.limits.max_processes;
+  if (!spec.accepts_without("limits.cpuMillicores")) limits.cpu_millicores = spec.limits.cpu_millicores;
   auto made = linuxns::Cgroup::create(sandbox_id, limits);
   if (auto* cgroup = std::get_if<std::unique_ptr<linuxns::Cgroup>>(&made)) return std::move(*cgroup);
   const auto& failure = std::get<linuxns::CgroupError>(made);
-  if (!limits.memory_bytes && !limits.max_processes) {
+  if (!limits.memory_bytes && !limits.max_processes && !limits.cpu_millicores) {
     base::log_info("sandbox " + sandbox_id + " runs without a cgroup: " + failure.reason);
     return std::unique_ptr<linuxns::Cgroup>();
   }

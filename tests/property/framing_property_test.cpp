@@ -25,8 +25,9 @@ struct Piece {
 
 // A JSON body of 8..kMax bytes with UTF-8 and escapes in it.
 rc::Gen<std::string> gen_body() {
-  static const std::vector<std::string> kAtoms = {"a", "Z", "0", " ", "\\\"", "\\n", "\xC3\xA9",
-                                                  "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "{", "]", ":"};
+  static const std::vector<std::string> kAtoms = {
+      "a", "Z", "0", " ", "\\\"", "\\n", "\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80",
+      "{", "]", ":"};
   return rc::gen::map(rc::gen::container<std::vector<std::string>>(rc::gen::elementOf(kAtoms)),
                       [](const std::vector<std::string>& atoms) {
                         std::string body = "{\"s\":\"";
@@ -59,9 +60,12 @@ rc::Gen<Piece> gen_line_piece() {
                      return Piece{p.first + (p.second ? "\r\n" : "\n"), p.first, false};
                    }),
       rc::gen::map(rc::gen::elementOf(std::vector<std::string>{"\n", "\r\n", " \t\r\n", "  \n"}),
-                   [](const std::string& blank) { return Piece{blank, std::nullopt, false}; }),
-      rc::gen::map(gen_oversized_line(),
-                   [](const std::string& line) { return Piece{line + "\n", std::nullopt, true}; }));
+                   [](const std::string& blank) {
+                     return Piece{blank, std::nullopt, false};
+                   }),
+      rc::gen::map(gen_oversized_line(), [](const std::string& line) {
+        return Piece{line + "\n", std::nullopt, true};
+      }));
 }
 
 std::string header_name() {
@@ -87,9 +91,13 @@ rc::Gen<Piece> gen_header_piece() {
       rc::gen::elementOf(std::vector<std::string>{
           "Content-Length: abc\r\n\r\n", "Content-Length: -3\r\n\r\n", "Content-Length:\r\n\r\n",
           "Content-Type: text/plain\r\n\r\n", "no colon here\r\n\r\n"}),
-      [](const std::string& h) { return Piece{h, std::nullopt, true}; });
+      [](const std::string& h) {
+        return Piece{h, std::nullopt, true};
+      });
   auto whitespace = rc::gen::map(rc::gen::elementOf(std::vector<std::string>{"\r\n", " ", "\n\n"}),
-                                 [](const std::string& w) { return Piece{w, std::nullopt, false}; });
+                                 [](const std::string& w) {
+                                   return Piece{w, std::nullopt, false};
+                                 });
   return rc::gen::oneOf(message, message, oversized, bad_header, whitespace);
 }
 
@@ -106,7 +114,8 @@ std::vector<Piece> gen_session(Framing framing) {
 
 // Splits `stream` at random points into chunks (empty ones included).
 std::vector<std::string> gen_chunks(const std::string& stream) {
-  auto cuts = *rc::gen::container<std::vector<size_t>>(rc::gen::inRange<size_t>(0, stream.size() + 1));
+  auto cuts =
+      *rc::gen::container<std::vector<size_t>>(rc::gen::inRange<size_t>(0, stream.size() + 1));
   std::sort(cuts.begin(), cuts.end());
   std::vector<std::string> chunks;
   size_t start = 0;
@@ -153,7 +162,9 @@ void check_session(Framing framing) {
   RC_ASSERT(got == expected);
 }
 
-RC_GTEST_PROP(FrameParserProperty, LineFramesSurviveAnyChunking, ()) { check_session(Framing::kLine); }
+RC_GTEST_PROP(FrameParserProperty, LineFramesSurviveAnyChunking, ()) {
+  check_session(Framing::kLine);
+}
 
 RC_GTEST_PROP(FrameParserProperty, ContentLengthFramesSurviveAnyChunking, ()) {
   check_session(Framing::kContentLength);
@@ -162,7 +173,8 @@ RC_GTEST_PROP(FrameParserProperty, ContentLengthFramesSurviveAnyChunking, ()) {
 RC_GTEST_PROP(FrameParserProperty, FrameMessageRoundTripsAnyBody, ()) {
   // frame_message output parses back to the body, in either framing (line
   // bodies are JSON text, which never holds a raw newline).
-  std::vector<std::string> bodies = *rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(gen_body()));
+  std::vector<std::string> bodies =
+      *rc::gen::nonEmpty(rc::gen::container<std::vector<std::string>>(gen_body()));
   Framing framing = *rc::gen::element(Framing::kLine, Framing::kContentLength);
   std::string stream;
   std::vector<std::string> expected;

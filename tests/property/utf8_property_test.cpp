@@ -40,8 +40,8 @@ bool is_valid_utf8(const std::string& s) {
       cp = (cp << 6) | (c & 0x3F);
     }
     static const uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (cp < kMinForLength[len]) return false;        // overlong
-    if (cp >= 0xD800 && cp <= 0xDFFF) return false;   // surrogate
+    if (cp < kMinForLength[len]) return false;       // overlong
+    if (cp >= 0xD800 && cp <= 0xDFFF) return false;  // surrogate
     if (cp > 0x10FFFF) return false;
     i += len;
   }
@@ -69,10 +69,10 @@ std::string encode(uint32_t cp) {
 }
 
 rc::Gen<uint32_t> gen_scalar_value() {
-  return rc::gen::oneOf(rc::gen::inRange<uint32_t>(0, 0x80), rc::gen::inRange<uint32_t>(0x80, 0x800),
-                        rc::gen::inRange<uint32_t>(0x800, 0xD800),
-                        rc::gen::inRange<uint32_t>(0xE000, 0x10000),
-                        rc::gen::inRange<uint32_t>(0x10000, 0x110000));
+  return rc::gen::oneOf(
+      rc::gen::inRange<uint32_t>(0, 0x80), rc::gen::inRange<uint32_t>(0x80, 0x800),
+      rc::gen::inRange<uint32_t>(0x800, 0xD800), rc::gen::inRange<uint32_t>(0xE000, 0x10000),
+      rc::gen::inRange<uint32_t>(0x10000, 0x110000));
 }
 
 // Valid text.

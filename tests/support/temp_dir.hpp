@@ -3,7 +3,6 @@
 #include <stdlib.h>
 
 #include <cerrno>
-
 #include <filesystem>
 #include <string>
 #include <system_error>
@@ -17,7 +16,8 @@ class TempDir {
   TempDir() {
     const char* base = std::getenv("TMPDIR");
     std::string pattern = std::string(base && base[0] ? base : "/tmp") + "/agentd-test-XXXXXX";
-    if (::mkdtemp(pattern.data()) == nullptr) throw std::system_error(errno, std::system_category());
+    if (::mkdtemp(pattern.data()) == nullptr)
+      throw std::system_error(errno, std::system_category());
     path_ = std::filesystem::canonical(pattern).string();
   }
   TempDir(const TempDir&) = delete;

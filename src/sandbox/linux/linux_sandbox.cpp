@@ -225,6 +225,15 @@ std::variant<exec::LaunchedChild, exec::LaunchFailure> LinuxSandbox::launch(
   return launched;
 }
 
+// memory, pids and cpu come from the sandbox's cgroup: they bound the whole
+// sandbox, not one exec.
+std::optional<std::string> LinuxSandbox::exec_limit_problem(const std::string& wire_name) const {
+  if (wire_name == "memoryBytes" || wire_name == "maxProcesses" || wire_name == "cpuMillicores") {
+    return "limits." + wire_name + " applies to the whole sandbox (its cgroup); set it in sandbox/create";
+  }
+  return Sandbox::exec_limit_problem(wire_name);
+}
+
 base::Status LinuxSandbox::suspend() {
   if (!cgroup_) return base::plain_error("this sandbox has no cgroup, so no freezer");
   auto frozen = cgroup_->freeze();

@@ -58,6 +58,7 @@ class LinuxSandbox final : public Sandbox {
   std::variant<exec::LaunchedChild, exec::LaunchFailure> launch(
       const exec::LaunchRequest& request) override;
   bool destroy(bool keep_workdir) override;
+  std::optional<std::string> exec_limit_problem(const std::string& wire_name) const override;
   base::Status suspend() override;
   base::Status resume() override;
   std::optional<Usage> usage() const override;

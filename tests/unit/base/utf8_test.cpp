@@ -28,12 +28,12 @@ Utf8ChunkDecoder::Chunk decode_all(const std::vector<std::string>& chunks) {
 TEST(Utf8Decoder, PassesValidTextUnchanged) {
   const std::string samples[] = {
       "plain ascii",
-      "caf\xC3\xA9",                 // U+00E9
-      "\xE2\x82\xAC 5",              // U+20AC
-      "\xF0\x9F\x98\x80",            // U+1F600
-      "\xED\x9F\xBF",                // U+D7FF, last before the surrogates
-      "\xEE\x80\x80",                // U+E000, first after the surrogates
-      "\xF4\x8F\xBF\xBF",            // U+10FFFF, the last code point
+      "caf\xC3\xA9",                   // U+00E9
+      "\xE2\x82\xAC 5",                // U+20AC
+      "\xF0\x9F\x98\x80",              // U+1F600
+      "\xED\x9F\xBF",                  // U+D7FF, last before the surrogates
+      "\xEE\x80\x80",                  // U+E000, first after the surrogates
+      "\xF4\x8F\xBF\xBF",              // U+10FFFF, the last code point
       "\xE0\xA0\x80\xF0\x90\x80\x80",  // U+0800 and U+10000, the shortest 3/4-byte forms
       std::string("nul\0inside", 10),
   };
@@ -46,7 +46,8 @@ TEST(Utf8Decoder, PassesValidTextUnchanged) {
 
 TEST(Utf8Decoder, ReplacesOverlongForms) {
   const std::string overlongs[] = {
-      "\xC0\x80", "\xC1\xBF", "\xE0\x80\x80", "\xE0\x9F\xBF", "\xF0\x80\x80\x80", "\xF0\x8F\xBF\xBF",
+      "\xC0\x80",     "\xC1\xBF",         "\xE0\x80\x80",
+      "\xE0\x9F\xBF", "\xF0\x80\x80\x80", "\xF0\x8F\xBF\xBF",
   };
   for (const auto& s : overlongs) {
     auto out = decode_all({"a" + s + "b"});

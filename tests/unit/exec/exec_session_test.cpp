@@ -1,6 +1,8 @@
 #include "exec/exec_session.hpp"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -10,9 +12,8 @@
 #include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <set>
 #include <sstream>
 #include <string>
@@ -24,10 +25,10 @@
 namespace agentd::exec {
 namespace {
 
+using test_support::ExecRun;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
-using test_support::ExecRun;
 
 constexpr const char* kChild = AGENTD_TEST_CHILD;
 
@@ -246,7 +247,8 @@ TEST_F(ExecSessionTest, OutputLimitCountsBothStreams) {
 }
 
 TEST_F(ExecSessionTest, OutputExactlyAtTheLimitIsNotTruncated) {
-  ExecRun r = run(runner_.request({"head", "-c", "70000", "/dev/zero"}), {.max_output_bytes = 70000});
+  ExecRun r =
+      run(runner_.request({"head", "-c", "70000", "/dev/zero"}), {.max_output_bytes = 70000});
   EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
   EXPECT_FALSE(r.outcome.truncated);
   EXPECT_EQ(r.outcome.stdout_bytes, 70000u);
@@ -298,7 +300,7 @@ TEST_F(ExecSessionTest, TimeoutKillsADoubleForkedGrandchild) {
   become_subreaper();
   std::string pid_file = runner_.workdir() + "/grandchild.pid";
   // Long enough for the helper to get going on a loaded machine.
-  ExecRun r = run(runner_.request({kChild, "grandchild", pid_file}), {.wall_time_ms = 2000});
+  ExecRun r = run(runner_.request({kChild, "grandchild", pid_file}), {.wall_time_ms = 3000});
   EXPECT_EQ(r.outcome.status, ExecStatus::kTimeout);
   ASSERT_EQ(r.out, "ready\n") << "the helper did not get ready before the timeout";
   pid_t grandchild = read_pid_file(pid_file);
@@ -348,14 +350,84 @@ TEST_F(ExecSessionTest, ExecveFailuresNameTheCall) {
   EXPECT_THAT(denied.launch_failure->message, HasSubstr("Permission denied"));
 }
 
+// The pids of this process's children, alive or zombie, read from /proc.
+std::set<pid_t> children_of_this_process() {
+  std::set<pid_t> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::string name = entry.path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    std::string stat = read_file(entry.path() / "stat");
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) continue;  // gone meanwhile
+    std::istringstream fields(stat.substr(paren + 2));
+    std::string state;
+    pid_t ppid = 0;
+    fields >> state >> ppid;
+    if (ppid == ::getpid()) out.insert(pid_t(std::stol(name)));
+  }
+  return out;
+}
+
+TEST_F(ExecSessionTest, AFailedLaunchLeavesNoZombie) {
+  auto before = children_of_this_process();
+  ExecRun r = run(runner_.request({"/nonexistent/agentd/tool"}));
+  ASSERT_TRUE(r.launch_failure.has_value());
+  // launch returned: the forked child must be reaped already, not left as a
+  // zombie that nobody will ever wait for.
+  auto after = children_of_this_process();
+  for (pid_t pid : after) EXPECT_EQ(before.count(pid), 1u) << "child " << pid << " left behind";
+}
+
+TEST_F(ExecSessionTest, AChildSetupFailureNamesTheStepAndLeavesNoZombie) {
+  auto before = children_of_this_process();
+  LaunchRequest req = runner_.request({"true"});
+  req.limits.max_open_files = uint64_t(1) << 40;  // above fs.nr_open: EPERM even for root
+  ExecRun r = run(req);
+  ASSERT_TRUE(r.launch_failure.has_value());
+  EXPECT_EQ(r.launch_failure->field, "");
+  EXPECT_THAT(r.launch_failure->message, HasSubstr("setrlimit"));
+  for (pid_t pid : children_of_this_process()) {
+    EXPECT_EQ(before.count(pid), 1u) << "child " << pid << " left behind";
+  }
+}
+
+// Set by the next test; an atexit handler that leaves a mark when it runs in
+// any process but the test's own.
+std::string g_exit_marker;
+pid_t g_test_pid = 0;
+void mark_exit_in_child() {
+  if (g_exit_marker.empty() || ::getpid() == g_test_pid) return;
+  int fd = ::open(g_exit_marker.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+  if (fd >= 0) ::close(fd);
+}
+
+TEST_F(ExecSessionTest, AFailedExecveDoesNotRunTheParentsExitHandlers) {
+  // The forked child is a copy of agentd: after a failed execve it must
+  // _exit, not exit(), which would run agentd's atexit handlers and static
+  // destructors (and flush its stdio buffers) in the child.
+  g_test_pid = ::getpid();
+  g_exit_marker = runner_.workdir() + "/exit-handlers-ran";
+  ASSERT_EQ(std::atexit(mark_exit_in_child), 0);
+  ExecRun r = run(runner_.request({"/nonexistent/agentd/tool"}));
+  ASSERT_TRUE(r.launch_failure.has_value());
+  // A leaked child would still be running its handlers: wait for it.
+  for (pid_t pid : children_of_this_process()) ::waitpid(pid, nullptr, 0);
+  EXPECT_NE(::access(g_exit_marker.c_str(), F_OK), 0) << "atexit handlers ran in the child";
+  g_exit_marker.clear();
+}
+
 TEST_F(ExecSessionTest, CwdIsResolvedInsideTheWorkdir) {
   ASSERT_EQ(::mkdir((runner_.workdir() + "/sub").c_str(), 0700), 0);
-  for (const std::string& cwd : std::vector<std::string>{"sub", runner_.workdir() + "/sub", "sub/../sub"}) {
+  for (const std::string& cwd :
+       std::vector<std::string>{"sub", runner_.workdir() + "/sub", "sub/../sub"}) {
     LaunchRequest req = sh("pwd -P");
     req.cwd = cwd;
     ExecRun r = run(req);
     ASSERT_FALSE(r.launch_failure.has_value()) << cwd << ": " << r.launch_failure->message;
-    EXPECT_EQ(r.out, runner_.workdir() + "/sub\n") << cwd << " stderr: " << r.err << " status: " << status_name(r.outcome.status) << " code: " << r.outcome.exit_code.value_or(-1) << " signal: " << r.outcome.signal.value_or(-1);
+    EXPECT_EQ(r.out, runner_.workdir() + "/sub\n")
+        << cwd << " stderr: " << r.err << " status: " << status_name(r.outcome.status)
+        << " code: " << r.outcome.exit_code.value_or(-1)
+        << " signal: " << r.outcome.signal.value_or(-1);
   }
   ExecRun r = run(sh("pwd -P"));
   EXPECT_EQ(r.out, runner_.workdir() + "\n");
@@ -363,7 +435,8 @@ TEST_F(ExecSessionTest, CwdIsResolvedInsideTheWorkdir) {
 
 TEST_F(ExecSessionTest, CwdOutsideTheWorkdirIsRefused) {
   ASSERT_EQ(::symlink("/etc", (runner_.workdir() + "/etc_link").c_str()), 0);
-  for (const std::string& cwd : std::vector<std::string>{"../..", "/etc", "/", "etc_link", "sub/../../..", "no-such-dir"}) {
+  for (const std::string& cwd :
+       std::vector<std::string>{"../..", "/etc", "/", "etc_link", "sub/../../..", "no-such-dir"}) {
     LaunchRequest req = sh("pwd");
     req.cwd = cwd;
     ExecRun r = run(req);

@@ -153,7 +153,8 @@ TEST_F(DispatcherTest, UnknownNotificationsAreIgnored) {
 TEST_F(DispatcherTest, NotifySendsANotification) {
   dispatcher_.notify("exec/output", {{"execId", "e1"}});
   json n = only_sent();
-  EXPECT_EQ(n, json({{"jsonrpc", "2.0"}, {"method", "exec/output"}, {"params", {{"execId", "e1"}}}}));
+  EXPECT_EQ(n,
+            json({{"jsonrpc", "2.0"}, {"method", "exec/output"}, {"params", {{"execId", "e1"}}}}));
 }
 
 TEST_F(DispatcherTest, FrameErrorIsAParseErrorWithNullId) {
@@ -177,7 +178,8 @@ TEST_F(DispatcherTest, InvalidJsonIsParseError) {
 
 TEST_F(DispatcherTest, InvalidUtf8IsParseError) {
   initialize();
-  dispatcher_.handle_message("{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":[\"\xff\"]}");
+  dispatcher_.handle_message(
+      "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"echo\",\"params\":[\"\xff\"]}");
   json r = only_sent();
   EXPECT_EQ(error_code(r), code::kParseError);
   EXPECT_TRUE(r["id"].is_null());
@@ -304,7 +306,8 @@ TEST_F(DispatcherTest, BatchOfNotificationsOnlySendsNothing) {
 TEST_F(DispatcherTest, AsyncRepliesInABatchAreCollectedIntoOneArray) {
   initialize();
   std::vector<Reply> held;
-  dispatcher_.on_request("later", [&](const json&, Reply reply) { held.push_back(std::move(reply)); });
+  dispatcher_.on_request("later",
+                         [&](const json&, Reply reply) { held.push_back(std::move(reply)); });
   dispatcher_.handle_message(R"([
     {"jsonrpc":"2.0","id":1,"method":"later"},
     {"jsonrpc":"2.0","id":2,"method":"echo","params":{"now":true}},
@@ -366,7 +369,8 @@ TEST_F(DispatcherTest, ReplyDroppedSynchronouslyAnswersInternalError) {
 TEST_F(DispatcherTest, ReplyDroppedLaterAnswersInternalError) {
   initialize();
   std::optional<Reply> held;
-  dispatcher_.on_request("later", [&](const json&, Reply reply) { held.emplace(std::move(reply)); });
+  dispatcher_.on_request("later",
+                         [&](const json&, Reply reply) { held.emplace(std::move(reply)); });
   request("k", "later");
   EXPECT_TRUE(sent_.empty());
   EXPECT_EQ(dispatcher_.pending_requests(), 1u);
@@ -422,7 +426,8 @@ TEST_F(DispatcherTest, HandlerThrowingStdExceptionAnswersInternalError) {
   dispatcher_.on_request("boom", [](const json& params, Reply) {
     (void)params.at("missing");  // nlohmann throws out_of_range
   });
-  dispatcher_.on_request("boom2", [](const json&, Reply) { throw std::runtime_error("disk on fire"); });
+  dispatcher_.on_request("boom2",
+                         [](const json&, Reply) { throw std::runtime_error("disk on fire"); });
   request(1, "boom");
   EXPECT_EQ(error_code(only_sent()), code::kInternalError);
   request(2, "boom2");

@@ -118,8 +118,7 @@ void expect_split_invariant(const std::string& stream, const std::vector<std::st
 }
 
 TEST(FrameSplitting, LinesSplitAtEveryPositionAndMerged) {
-  expect_split_invariant(kA + "\n" + kB + "\r\n" + kC + "\n",
-                         {"F:" + kA, "F:" + kB, "F:" + kC});
+  expect_split_invariant(kA + "\n" + kB + "\r\n" + kC + "\n", {"F:" + kA, "F:" + kB, "F:" + kC});
 }
 
 TEST(FrameSplitting, ContentLengthSplitAtEveryPositionAndMerged) {
@@ -140,7 +139,8 @@ TEST(ContentLength, HeaderNameIsCaseInsensitiveAndOtherHeadersAreIgnored) {
   EXPECT_THAT(parse_at_once("CONTENT-LENGTH:" + n + "\r\n\r\n" + kA), ElementsAre("F:" + kA));
   EXPECT_THAT(parse_at_once("cOnTeNt-LeNgTh :  " + n + " \r\n\r\n" + kA), ElementsAre("F:" + kA));
   EXPECT_THAT(parse_at_once("Content-Type: application/vscode-jsonrpc; charset=utf-8\r\n"
-                            "Content-Length: " + n + "\r\nX-Whatever: 1\r\n\r\n" + kA),
+                            "Content-Length: " +
+                            n + "\r\nX-Whatever: 1\r\n\r\n" + kA),
               ElementsAre("F:" + kA));
 }
 
@@ -155,8 +155,8 @@ TEST(ContentLength, ZeroLengthGivesAnEmptyFrame) {
 }
 
 TEST(ContentLength, BadValuesAreReportedAndTheNextMessageIsParsed) {
-  for (std::string value : {"abc", "-1", "+5", "1x", "", "1 2", "0x10",
-                            "99999999999999999999999999"}) {
+  for (std::string value :
+       {"abc", "-1", "+5", "1x", "", "1 2", "0x10", "99999999999999999999999999"}) {
     auto out = parse_at_once("Content-Length: " + value + "\r\n\r\n" + cl(kA));
     ASSERT_EQ(out.size(), 2u) << value;
     EXPECT_THAT(out[0], StartsWith("E:")) << value;

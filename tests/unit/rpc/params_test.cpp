@@ -32,12 +32,9 @@ TEST(ParamReader, RejectsANonObject) {
 }
 
 TEST(ParamReader, ReadsPresentValues) {
-  json params = {{"sandboxId", "sb-1"},
-                 {"argv", json::array({"ls", "-l"})},
-                 {"stdin", "pipe"},
-                 {"timeoutMs", 500},
-                 {"tty", false},
-                 {"env", {{"A", "1"}}}};
+  json params = {{"sandboxId", "sb-1"}, {"argv", json::array({"ls", "-l"})},
+                 {"stdin", "pipe"},     {"timeoutMs", 500},
+                 {"tty", false},        {"env", {{"A", "1"}}}};
   ParamReader reader(params, "params");
   EXPECT_EQ(reader.required_string("sandboxId"), "sb-1");
   EXPECT_EQ(reader.optional_string_array("argv"), (std::vector<std::string>{"ls", "-l"}));
@@ -68,7 +65,8 @@ TEST(ParamReader, MissingRequiredStringNamesThePath) {
 }
 
 TEST(ParamReader, WrongTypesNameThePathAndTheRule) {
-  json params = {{"argv", "ls -l"}, {"cwd", 7}, {"tty", "yes"}, {"env", json::array({1, 2})}, {"limits", 3}};
+  json params = {
+      {"argv", "ls -l"}, {"cwd", 7}, {"tty", "yes"}, {"env", json::array({1, 2})}, {"limits", 3}};
   ParamReader reader(params, "params");
   EXPECT_EQ(failure_of([&] { reader.optional_string_array("argv"); }),
             "params.argv: must be an array of strings");
@@ -76,7 +74,8 @@ TEST(ParamReader, WrongTypesNameThePathAndTheRule) {
   EXPECT_EQ(failure_of([&] { reader.optional_bool("tty"); }), "params.tty: must be true or false");
   EXPECT_EQ(failure_of([&] { reader.optional_string_map("env"); }),
             "params.env: must be an object of string values");
-  EXPECT_EQ(failure_of([&] { reader.optional_object("limits"); }), "params.limits: must be an object");
+  EXPECT_EQ(failure_of([&] { reader.optional_object("limits"); }),
+            "params.limits: must be an object");
 }
 
 TEST(ParamReader, ArrayAndMapElementsAreNamed) {
@@ -84,7 +83,8 @@ TEST(ParamReader, ArrayAndMapElementsAreNamed) {
   ParamReader reader(params, "params");
   EXPECT_EQ(failure_of([&] { reader.optional_string_array("argv"); }),
             "params.argv[1]: must be a string");
-  EXPECT_EQ(failure_of([&] { reader.optional_string_map("env"); }), "params.env.BAD: must be a string");
+  EXPECT_EQ(failure_of([&] { reader.optional_string_map("env"); }),
+            "params.env.BAD: must be a string");
 }
 
 TEST(ParamReader, NestedObjectsCarryTheirPath) {
@@ -113,7 +113,9 @@ TEST(ParamReader, UintRangeIsChecked) {
 TEST(ParamReader, EnumListsTheAllowedValues) {
   json params = {{"isolation", "vm"}};
   ParamReader reader(params, "params");
-  EXPECT_EQ(failure_of([&] { reader.optional_enum("isolation", {"none", "linux"}); }),
+  EXPECT_EQ(failure_of([&] {
+              reader.optional_enum("isolation", {"none", "linux"});
+            }),
             "params.isolation: must be one of \"none\", \"linux\" (got \"vm\")");
 }
 

@@ -1,13 +1,13 @@
 #include "sandbox/host_direct.hpp"
 
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
 #include <filesystem>
 #include <functional>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <string>
 
 #include "support/temp_dir.hpp"
@@ -25,7 +25,8 @@ policy::SandboxSpec host_spec() {
   return spec;
 }
 
-const FeatureState* find_feature(const std::vector<FeatureState>& features, const std::string& name) {
+const FeatureState* find_feature(const std::vector<FeatureState>& features,
+                                 const std::string& name) {
   for (const auto& f : features) {
     if (f.name == name) return &f;
   }
@@ -157,15 +158,16 @@ TEST_P(HostDirectRefusal, RefusedUnlessOptional) {
 
 INSTANTIATE_TEST_SUITE_P(
     Features, HostDirectRefusal,
-    ::testing::Values(
-        RefusedFeature{"NetworkNone", [](auto& s) { s.network = policy::NetworkMode::kNone; },
-                       "network", "network"},
-        RefusedFeature{"ReadOnlyPaths", [](auto& s) { s.read_only_paths = {"/usr"}; },
-                       "filesystem", "readOnlyPaths"},
-        RefusedFeature{"ReadWritePaths", [](auto& s) { s.read_write_paths = {"/tmp"}; },
-                       "filesystem", "readWritePaths"},
-        RefusedFeature{"MaxProcesses", [](auto& s) { s.limits.max_processes = 16; },
-                       "limits.maxProcesses", "limits.maxProcesses"}),
+    ::testing::Values(RefusedFeature{"NetworkNone",
+                                     [](auto& s) { s.network = policy::NetworkMode::kNone; },
+                                     "network", "network"},
+                      RefusedFeature{"ReadOnlyPaths", [](auto& s) { s.read_only_paths = {"/usr"}; },
+                                     "filesystem", "readOnlyPaths"},
+                      RefusedFeature{"ReadWritePaths",
+                                     [](auto& s) { s.read_write_paths = {"/tmp"}; }, "filesystem",
+                                     "readWritePaths"},
+                      RefusedFeature{"MaxProcesses", [](auto& s) { s.limits.max_processes = 16; },
+                                     "limits.maxProcesses", "limits.maxProcesses"}),
     [](const auto& info) { return std::string(info.param.name); });
 
 TEST_F(HostDirectTest, OptionalFeaturesForOtherThingsDoNotHelp) {

@@ -1,13 +1,13 @@
 #include "sandbox/path_beneath.hpp"
 
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <fstream>
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 #include <string>
 #include <vector>
 
@@ -23,7 +23,8 @@ std::string read_fd(int fd) {
   std::string out;
   char buffer[256];
   ssize_t n;
-  while ((n = ::pread(fd, buffer, sizeof buffer, off_t(out.size()))) > 0) out.append(buffer, size_t(n));
+  while ((n = ::pread(fd, buffer, sizeof buffer, off_t(out.size()))) > 0)
+    out.append(buffer, size_t(n));
   return out;
 }
 
@@ -68,8 +69,9 @@ class PathBeneathTest : public ::testing::Test {
 };
 
 TEST_F(PathBeneathTest, AllowedPathsOpen) {
-  for (const std::string& path : std::vector<std::string>{"allowed/file.txt", "./allowed/file.txt", "allowed//file.txt",
-                           "allowed/../allowed/file.txt", root_ + "/allowed/file.txt"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"allowed/file.txt", "./allowed/file.txt", "allowed//file.txt",
+                                "allowed/../allowed/file.txt", root_ + "/allowed/file.txt"}) {
     auto fd = open_as_caller(path);
     ASSERT_TRUE(fd.ok()) << path << ": " << fd.error().message();
     EXPECT_EQ(read_fd(fd->get()), "inside") << path;
@@ -93,9 +95,9 @@ TEST_F(PathBeneathTest, SymlinksThatStayInsideAreFollowed) {
 TEST_F(PathBeneathTest, DotDotCannotLeave) {
   // The secret exists, so a failure here is the confinement, not ENOENT.
   ASSERT_EQ(::access((outside_ + "/secret.txt").c_str(), R_OK), 0);
-  for (const std::string& path : std::vector<std::string>{"../outside/secret.txt", "../../etc/passwd",
-                           "allowed/../../outside/secret.txt", "allowed/../../../etc/passwd",
-                           "allowed/../../../../../../../../etc/passwd", ".."}) {
+  for (const std::string& path : std::vector<std::string>{
+           "../outside/secret.txt", "../../etc/passwd", "allowed/../../outside/secret.txt",
+           "allowed/../../../etc/passwd", "allowed/../../../../../../../../etc/passwd", ".."}) {
     auto fd = open_as_caller(path);
     ASSERT_FALSE(fd.ok()) << path;
     EXPECT_THAT(fd.error().message(), HasSubstr("outside")) << path;
@@ -103,8 +105,9 @@ TEST_F(PathBeneathTest, DotDotCannotLeave) {
 }
 
 TEST_F(PathBeneathTest, AbsolutePathsOutsideAreRefused) {
-  for (const std::string& path : std::vector<std::string>{"/etc/shadow", "/etc/passwd", outside_ + "/secret.txt", "/",
-                           root_ + "/../outside/secret.txt", root_ + "x/file"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"/etc/shadow", "/etc/passwd", outside_ + "/secret.txt", "/",
+                                root_ + "/../outside/secret.txt", root_ + "x/file"}) {
     auto fd = open_as_caller(path);
     EXPECT_FALSE(fd.ok()) << path;
   }
@@ -118,8 +121,8 @@ TEST_F(PathBeneathTest, SymlinksPointingOutsideAreRefused) {
   symlink_in_root("../../outside/secret.txt", "allowed/rel_link2");
   symlink_in_root("/etc/passwd", "etc_link");
   symlink_in_root(outside_, "outside_dir");
-  for (const std::string& path : std::vector<std::string>{"abs_link", "rel_link", "allowed/rel_link2", "etc_link",
-                           "outside_dir/secret.txt"}) {
+  for (const std::string& path : std::vector<std::string>{
+           "abs_link", "rel_link", "allowed/rel_link2", "etc_link", "outside_dir/secret.txt"}) {
     auto fd = open_as_caller(path);
     ASSERT_FALSE(fd.ok()) << path;
     EXPECT_THAT(fd.error().message(), Not(HasSubstr("No such file"))) << path;
@@ -165,7 +168,8 @@ TEST_F(PathBeneathTest, MagicLinksAreNotFollowed) {
   // directory fd, they would lead anywhere.
   base::UniqueFd proc_self(::open("/proc/self", O_PATH | O_DIRECTORY | O_CLOEXEC));
   ASSERT_TRUE(proc_self.valid());
-  for (const std::string& path : std::vector<std::string>{"root/etc/passwd", "cwd", "root", "exe"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"root/etc/passwd", "cwd", "root", "exe"}) {
     EXPECT_FALSE(open_beneath(proc_self.get(), path, O_RDONLY).ok()) << path;
   }
   base::UniqueFd passwd(::open("/etc/passwd", O_RDONLY | O_CLOEXEC));
@@ -186,7 +190,8 @@ TEST(RelativeToRoot, MapsCallerPaths) {
 }
 
 TEST(RelativeToRoot, RefusesAbsolutePathsOutsideRoot) {
-  for (const std::string& path : std::vector<std::string>{"/etc/shadow", "/", "/wx/a", "/ww", "/W/a"}) {
+  for (const std::string& path :
+       std::vector<std::string>{"/etc/shadow", "/", "/wx/a", "/ww", "/W/a"}) {
     auto r = relative_to_root("/w", path);
     ASSERT_FALSE(r.ok()) << path;
     EXPECT_THAT(r.error().message(), HasSubstr("outside"));
