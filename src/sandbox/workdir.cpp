@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "sandbox/janitor.hpp"
 
@@ -16,11 +17,28 @@ namespace fs = std::filesystem;
 
 namespace {
 
+// The root sits in a shared place (/tmp by default): refuse one that another
+// user could have planted or could tamper with.
+std::optional<std::string> unsafe_root(const std::string& root) {
+  struct stat st {};
+  if (::lstat(root.c_str(), &st) != 0) return "lstat: " + std::string(std::strerror(errno));
+  if (!S_ISDIR(st.st_mode)) return "it is not a directory (a symlink?)";
+  if (st.st_uid != ::geteuid()) return "it is owned by uid " + std::to_string(st.st_uid);
+  if (st.st_mode & (S_IWGRP | S_IWOTH)) return "it is writable by group or others";
+  return std::nullopt;
+}
+
 std::variant<std::string, CreateError> make_workdir(const std::string& root,
                                                     const std::string& sandbox_id) {
   std::error_code ec;
   fs::create_directories(root, ec);
   ::chmod(root.c_str(), 0711);  // others may traverse (a sandbox uid), not list
+  if (auto problem = unsafe_root(root)) {
+    CreateError error;
+    error.message = "the workdir root " + root + " is not safe to use: " + *problem;
+    error.fix = "remove it, or start agentd with --workdir-root pointing at a private directory";
+    return error;
+  }
   std::string pattern = root + "/" + sandbox_id + "-XXXXXX";
   if (ec || ::mkdtemp(pattern.data()) == nullptr) {
     CreateError error;
