@@ -16,6 +16,8 @@ policy::EnvMap build_environment(const ExecParams& params, const policy::Sandbox
                                  const std::string& workdir) {
   policy::EnvMap env =
       params.inherit_env ? policy::inherited_environment() : policy::base_environment(workdir);
+  env["HOME"] = workdir;  // the workdir as the sandbox sees it, also with inheritEnv
+  if (params.pty) env["TERM"] = "xterm-256color";  // a real terminal now; callers may override
   for (const auto& [k, v] : spec.env) env[k] = v;
   for (const auto& [k, v] : params.env) env[k] = v;
   return env;
@@ -44,7 +46,8 @@ void Session::exec_start(const json& params, rpc::Reply reply, bool run) {
   for (const auto& field : policy::kLimitFields) {
     if (!(exec_params.limits.*field.member)) continue;
     if (auto problem = sandbox.sandbox->exec_limit_problem(field.wire_name)) {
-      throw rpc::RpcError{rpc::code::kFeatureUnavailable, "params.limits." + *problem,
+      throw rpc::RpcError{rpc::code::kFeatureUnavailable,
+                          std::string("params.limits.") + field.wire_name + ": " + *problem,
                           json{{"feature", std::string("limits.") + field.wire_name}}};
     }
   }
@@ -70,6 +73,7 @@ std::string Session::start_exec(SandboxEntry& sandbox, const ExecParams& params,
   request.cwd = params.cwd;
   request.env = build_environment(params, sandbox.spec, sandbox.sandbox->visible_workdir());
   request.stdin_pipe = params.stdin_pipe;
+  request.pty = params.pty;
   request.limits = params.limits;
   auto launched = sandbox.sandbox->launch(request);
   if (auto* failure = std::get_if<exec::LaunchFailure>(&launched); failure && !failure->field.empty()) {
@@ -81,6 +85,7 @@ std::string Session::start_exec(SandboxEntry& sandbox, const ExecParams& params,
                   OutputEncoder(params.utf8)};
   entry.started = std::chrono::system_clock::now();
   entry.run_reply = std::move(run_reply);
+  entry.pty = params.pty.has_value();
   ++sandbox.usage.exec_count;
 
   if (auto* failure = std::get_if<exec::LaunchFailure>(&launched)) {
@@ -142,7 +147,7 @@ void Session::send_output(ExecEntry& entry, exec::Stream stream, json params) {
   bool out = stream == exec::Stream::kStdout;
   uint64_t& seq = out ? entry.stdout_seq : entry.stderr_seq;
   params["execId"] = entry.id;
-  params["stream"] = out ? "stdout" : "stderr";
+  params["stream"] = entry.pty ? "pty" : out ? "stdout" : "stderr";
   params["seq"] = seq++;
   params["encoding"] = (out ? entry.stdout_encoder : entry.stderr_encoder).encoding();
   dispatcher_.notify("exec/output", std::move(params));
@@ -235,6 +240,23 @@ void Session::exec_kill(const json& params, rpc::Reply reply) {
   reader.reject_unknown();
   if (entry.session) entry.session->kill(signal);
   reply.result({{"execId", entry.id}, {"signal", signal_name(signal)}});
+}
+
+void Session::exec_resize(const json& params, rpc::Reply reply) {
+  rpc::ParamReader reader(params, "params");
+  ExecEntry& entry = find_exec(reader.required_string("execId"));
+  for (const char* key : {"cols", "rows"}) {
+    if (!reader.has(key)) reader.fail(key, "is required (1 to 1000)");
+  }
+  exec::PtySize size = parse_pty_size(reader);
+  if (!entry.session || !entry.session->has_pty()) {
+    throw rpc::RpcError{rpc::code::kInvalidState,
+                        "exec " + entry.id + " has no pseudo-terminal; start it with params.pty", nullptr};
+  }
+  if (auto resized = entry.session->resize(size); !resized) {
+    throw rpc::RpcError{rpc::code::kOperationFailed, "exec/resize: " + resized.error().message(), nullptr};
+  }
+  reply.result({{"execId", entry.id}, {"cols", size.cols}, {"rows", size.rows}});
 }
 
 void Session::exec_list(const json& params, rpc::Reply reply) {

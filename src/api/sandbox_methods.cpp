@@ -160,7 +160,7 @@ void Session::sandbox_suspend(const json& params, rpc::Reply reply, bool suspend
       throw rpc::RpcError{rpc::code::kFeatureUnavailable,
                           std::string(suspend ? "sandbox/suspend" : "sandbox/resume") + " of " +
                               entry.id + ": " + done.error().message(),
-                          json{{"feature", "freezer"}}};
+                          json{{"feature", "cgroups.freezer"}}};
     }
     entry.suspended = suspend;
   }

@@ -33,6 +33,7 @@ void Session::bind_methods() {
   bind("sandbox/destroy", &Session::sandbox_destroy);
   bind("exec/write", &Session::exec_write);
   bind("exec/kill", &Session::exec_kill);
+  bind("exec/resize", &Session::exec_resize);
   bind("exec/list", &Session::exec_list);
   dispatcher_.on_request("exec/start", [this](const json& params, rpc::Reply reply) {
     exec_start(params, std::move(reply), /*run=*/false);

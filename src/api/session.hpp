@@ -72,6 +72,7 @@ class Session {
     std::string collected_stdout;
     std::string collected_stderr;
     bool cancelled = false;
+    bool pty = false;  // its output is one stream, "pty"
   };
 
   void bind_methods();
@@ -87,6 +88,7 @@ class Session {
   void exec_start(const json& params, rpc::Reply reply, bool run);
   void exec_write(const json& params, rpc::Reply reply);
   void exec_kill(const json& params, rpc::Reply reply);
+  void exec_resize(const json& params, rpc::Reply reply);
   void exec_list(const json& params, rpc::Reply reply);
 
   SandboxEntry& find_sandbox(const std::string& id);

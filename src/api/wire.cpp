@@ -160,6 +160,14 @@ json outcome_to_json(const exec::ExecOutcome& outcome) {
   return out;
 }
 
+exec::PtySize parse_pty_size(rpc::ParamReader& size) {
+  exec::PtySize out;
+  out.cols = uint16_t(size.optional_uint("cols", 1, 1000).value_or(80));
+  out.rows = uint16_t(size.optional_uint("rows", 1, 1000).value_or(24));
+  size.reject_unknown();
+  return out;
+}
+
 ExecParams parse_exec_params(const json& params) {
   rpc::ParamReader reader(params, "params");
   ExecParams out;
@@ -180,6 +188,11 @@ ExecParams parse_exec_params(const json& params) {
   out.stdin_pipe = reader.optional_enum("stdin", {"pipe", "null"}).value_or("null") == "pipe";
   out.utf8 = reader.optional_enum("encoding", {"base64", "utf8"}).value_or("base64") == "utf8";
   if (auto limits = reader.optional_object("limits")) out.limits = parse_limits(*limits);
+  if (auto pty = reader.optional_object("pty")) {
+    out.pty = parse_pty_size(*pty);
+    if (reader.has("stdin")) reader.fail("stdin", "a pty exec reads its input from the pty; omit stdin");
+    out.stdin_pipe = true;
+  }
   if (auto timeout = reader.optional_uint("timeoutMs", 1)) {
     if (out.limits.wall_time_ms) reader.fail("timeoutMs", "give timeoutMs or limits.wallTimeMs, not both");
     out.limits.wall_time_ms = timeout;

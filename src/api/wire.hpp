@@ -41,7 +41,10 @@ struct ExecParams {
   bool stdin_pipe = false;
   policy::Limits limits;  // what the exec asks for; lowered against the sandbox's later
   bool utf8 = false;      // encoding of output: base64 (default) or utf8
+  std::optional<exec::PtySize> pty;
 };
+
+exec::PtySize parse_pty_size(rpc::ParamReader& size);
 ExecParams parse_exec_params(const json& params);
 
 // A signal given by name ("SIGTERM", "TERM") or number.

@@ -43,11 +43,19 @@ class Child {
 
 // What a backend hands back from a launch: the process and agentd's ends of
 // its stdio pipes (stdin may be empty when the exec asked for /dev/null).
+// On a pseudo-terminal, stdout_reader and stdin_writer are the master side,
+// stderr_reader is empty and pty_master is kept for resizing.
 struct LaunchedChild {
   std::unique_ptr<Child> child;
   base::UniqueFd stdin_writer;
   base::UniqueFd stdout_reader;
   base::UniqueFd stderr_reader;
+  base::UniqueFd pty_master;
+};
+
+struct PtySize {
+  uint16_t cols = 80;
+  uint16_t rows = 24;
 };
 
 // A launch request, in the sandbox's own terms (cwd as the sandbox sees it).
@@ -56,6 +64,7 @@ struct LaunchRequest {
   std::optional<std::string> cwd;
   policy::EnvMap env;
   bool stdin_pipe = false;
+  std::optional<PtySize> pty;  // run on a pseudo-terminal: own session, controlling tty
   policy::Limits limits;
 };
 

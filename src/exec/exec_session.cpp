@@ -1,6 +1,7 @@
 #include "exec/exec_session.hpp"
 
 #include <signal.h>
+#include <sys/ioctl.h>
 
 #include <boost/asio/write.hpp>
 
@@ -32,6 +33,7 @@ ExecSession::ExecSession(asio::io_context& io, LaunchedChild launched, Options o
       stdout_pump_(io, Stream::kStdout, launched.stdout_reader.release()),
       stderr_pump_(io, Stream::kStderr, launched.stderr_reader.release()),
       stdin_(io),
+      pty_master_(std::move(launched.pty_master)),
       wall_timer_(io),
       drain_timer_(io),
       started_(std::chrono::steady_clock::now()) {
@@ -153,15 +155,15 @@ ExecOutcome ExecSession::build_outcome() const {
   } else if (truncated_) {
     out.status = ExecStatus::kOutputLimit;
     out.reason = "output exceeded maxOutputBytes=" + std::to_string(*options_.max_output_bytes);
-  } else if (info.memory_limit_hit && info.signaled) {
+  } else if (kill_requested_ && info.signaled) {
+    out.status = ExecStatus::kKilled;
+    out.reason = "killed on request";
+  } else if (info.memory_limit_hit && info.signal == SIGKILL) {
     out.status = ExecStatus::kMemoryLimit;
     out.reason = "killed by the OOM killer at the sandbox's memory limit";
   } else if (cpu_limit_hit) {
     out.status = ExecStatus::kTimeout;
     out.reason = "cpu time limit of " + std::to_string(*options_.cpu_time_ms) + " ms reached";
-  } else if (kill_requested_ && info.signaled) {
-    out.status = ExecStatus::kKilled;
-    out.reason = "killed on request";
   } else if (info.signaled) {
     out.status = ExecStatus::kSignaled;
     out.reason = std::string("terminated by signal ") + ::strsignal(info.signal);
@@ -175,6 +177,13 @@ void ExecSession::kill(int signal) {
   if (exit_info_) return;
   kill_requested_ = true;
   child_->signal_group(signal);
+}
+
+base::Status ExecSession::resize(PtySize size) {
+  if (!pty_master_) return base::plain_error("the exec has no pseudo-terminal (start it with pty)");
+  winsize ws{size.rows, size.cols, 0, 0};
+  if (::ioctl(pty_master_.get(), TIOCSWINSZ, &ws) != 0) return base::errno_error("ioctl(TIOCSWINSZ)");
+  return {};
 }
 
 void ExecSession::write_stdin(std::string bytes, bool eof, WriteDone done) {

@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 
+#include "base/result.hpp"
 #include "exec/child.hpp"
 #include "exec/outcome.hpp"
 
@@ -45,6 +46,9 @@ class ExecSession : public std::enable_shared_from_this<ExecSession> {
   bool accepts_stdin() const { return !stdin_closed_; }
 
   void write_stdin(std::string bytes, bool eof, WriteDone done);
+  bool has_pty() const { return pty_master_.valid(); }
+  // Sets the terminal size of a pty exec (TIOCSWINSZ; the process gets SIGWINCH).
+  base::Status resize(PtySize size);
   // exec/kill, cancellation, sandbox destroy: the exec ends as `killed`.
   void kill(int signal);
 
@@ -58,7 +62,10 @@ class ExecSession : public std::enable_shared_from_this<ExecSession> {
     boost::asio::posix::stream_descriptor pipe;
     std::array<char, 65536> buffer;
     bool done = false;
-    Pump(boost::asio::io_context& io, Stream s, int fd) : stream(s), pipe(io, fd) {}
+    // A stream the exec does not have (stderr on a pty) is done from the start.
+    Pump(boost::asio::io_context& io, Stream s, int fd) : stream(s), pipe(io), done(fd < 0) {
+      if (fd >= 0) pipe.assign(fd);
+    }
   };
   struct PendingWrite {
     std::string bytes;
@@ -86,6 +93,7 @@ class ExecSession : public std::enable_shared_from_this<ExecSession> {
   Pump stdout_pump_;
   Pump stderr_pump_;
   boost::asio::posix::stream_descriptor stdin_;
+  base::UniqueFd pty_master_;
   bool stdin_closed_ = false;
   bool writing_ = false;
   std::deque<PendingWrite> writes_;

@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <signal.h>
+#include <pty.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
@@ -30,7 +32,7 @@ enum class ChildStep : uint8_t { kSetpgid = 1, kDeathSignal, kSignals, kChdir, k
 const char* step_name(uint8_t step) {
   switch (ChildStep(step)) {
     case ChildStep::kSetpgid:
-      return "setpgid";
+      return "setpgid/setsid";
     case ChildStep::kDeathSignal:
       return "prctl(PR_SET_PDEATHSIG)";
     case ChildStep::kSignals:
@@ -76,6 +78,7 @@ struct ChildSetup {
   int step_fd;  // write end of the step pipe (CLOEXEC)
   const std::vector<RlimitSetting>* rlimits;
   const char* const* env;
+  bool pty;  // own session with the pty slave (stdin) as controlling terminal
 
   std::error_code fail(ChildStep step) const {
     int err = errno;
@@ -94,7 +97,12 @@ struct ChildSetup {
 
   std::error_code on_exec_setup(bp::posix::default_launcher&, const bp::filesystem::path&,
                                 const char* const*) {
-    if (::setpgid(0, 0) != 0) return fail(ChildStep::kSetpgid);
+    if (pty) {
+      if (::setsid() < 0) return fail(ChildStep::kSetpgid);
+      if (::ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0) return fail(ChildStep::kSetpgid);
+    } else if (::setpgid(0, 0) != 0) {
+      return fail(ChildStep::kSetpgid);
+    }
     if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) return fail(ChildStep::kDeathSignal);
     if (::getppid() != parent) ::_exit(127);  // agentd died before the prctl
     sigset_t none;
@@ -212,19 +220,64 @@ std::optional<std::string> find_on_path(const std::string& name, const std::stri
   return std::nullopt;
 }
 
+namespace {
+
+// The child's three stdio descriptors and agentd's ends of them: pipes, or
+// one pseudo-terminal whose slave is all three.
+struct StdioPlan {
+  base::UniqueFd child[3];
+  LaunchedChild parent_ends;
+};
+
+std::optional<StdioPlan> plan_stdio(const HostLaunchPlan& plan) {
+  StdioPlan stdio;
+  if (plan.pty) {
+    int master = -1, slave = -1;
+    winsize ws{plan.pty->rows, plan.pty->cols, 0, 0};
+    if (::openpty(&master, &slave, nullptr, nullptr, &ws) != 0) return std::nullopt;
+    ::fcntl(master, F_SETFD, FD_CLOEXEC);
+    ::fcntl(slave, F_SETFD, FD_CLOEXEC);
+    stdio.parent_ends.pty_master.reset(master);
+    stdio.parent_ends.stdout_reader.reset(::fcntl(master, F_DUPFD_CLOEXEC, 3));
+    stdio.parent_ends.stdin_writer.reset(::fcntl(master, F_DUPFD_CLOEXEC, 3));
+    stdio.child[0].reset(slave);
+    stdio.child[1].reset(::fcntl(slave, F_DUPFD_CLOEXEC, 3));
+    stdio.child[2].reset(::fcntl(slave, F_DUPFD_CLOEXEC, 3));
+    return stdio;
+  }
+  auto out = make_pipe(), err = make_pipe();
+  if (!out || !err) return std::nullopt;
+  if (plan.stdin_pipe) {
+    auto in = make_pipe();
+    if (!in) return std::nullopt;
+    stdio.child[0] = std::move(in->read_end);
+    stdio.parent_ends.stdin_writer = std::move(in->write_end);
+  } else {
+    stdio.child[0].reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+  }
+  stdio.child[1] = std::move(out->write_end);
+  stdio.child[2] = std::move(err->write_end);
+  stdio.parent_ends.stdout_reader = std::move(out->read_end);
+  stdio.parent_ends.stderr_reader = std::move(err->read_end);
+  return stdio;
+}
+
+}  // namespace
+
 std::variant<LaunchedChild, LaunchFailure> launch_on_host(asio::io_context& io,
                                                           const HostLaunchPlan& plan) {
-  auto in = make_pipe(), out = make_pipe(), err = make_pipe(), steps = make_pipe();
-  if (!in || !out || !err || !steps) {
-    return LaunchFailure{"", std::string("pipe2: ") + std::strerror(errno)};
+  auto stdio = plan_stdio(plan);
+  auto steps = make_pipe();
+  if (!stdio || !steps) {
+    return LaunchFailure{"", std::string(plan.pty ? "openpty: " : "pipe2: ") + std::strerror(errno)};
   }
   std::vector<const char*> env;
   for (const auto& kv : plan.env) env.push_back(kv.c_str());
   env.push_back(nullptr);
   auto rlimits = plan_rlimits(plan.limits);
-  ChildSetup setup{::getpid(), plan.cwd_fd, steps->write_end.get(), &rlimits, env.data()};
+  ChildSetup setup{::getpid(), plan.cwd_fd, steps->write_end.get(), &rlimits, env.data(),
+                   plan.pty.has_value()};
 
-  int child_stdin = plan.stdin_pipe ? in->read_end.get() : -1;
   boost::system::error_code ec;
   std::vector<std::string> args(plan.argv.begin() + 1, plan.argv.end());
   bp::posix::default_launcher launcher;
@@ -232,14 +285,10 @@ std::variant<LaunchedChild, LaunchFailure> launch_on_host(asio::io_context& io,
   // child; on agentd's own io_context that re-registers every descriptor and
   // can throw in the child. A private, empty context makes it a no-op.
   static asio::io_context launch_context;
-  auto proc = plan.stdin_pipe
-                  ? launcher(launch_context.get_executor(), ec, plan.executable, args,
-                             bp::process_stdio{child_stdin, out->write_end.get(),
-                                               err->write_end.get()},
-                             setup)
-                  : launcher(launch_context.get_executor(), ec, plan.executable, args,
-                             bp::process_stdio{nullptr, out->write_end.get(), err->write_end.get()},
-                             setup);
+  auto proc = launcher(launch_context.get_executor(), ec, plan.executable, args,
+                       bp::process_stdio{stdio->child[0].get(), stdio->child[1].get(),
+                                         stdio->child[2].get()},
+                       setup);
   steps->write_end.reset();
   if (ec) {
     // A child that was forked has reported its error and is leaving
@@ -261,11 +310,8 @@ std::variant<LaunchedChild, LaunchFailure> launch_on_host(asio::io_context& io,
     return LaunchFailure{"", std::string("pidfd_open: ") + std::strerror(errno)};
   }
   ::fcntl(pidfd, F_SETFD, FD_CLOEXEC);
-  LaunchedChild launched;
+  LaunchedChild launched = std::move(stdio->parent_ends);
   launched.child = std::make_unique<HostChild>(io, pid, pidfd);
-  if (plan.stdin_pipe) launched.stdin_writer = std::move(in->write_end);
-  launched.stdout_reader = std::move(out->read_end);
-  launched.stderr_reader = std::move(err->read_end);
   return launched;
 }
 

@@ -14,6 +14,7 @@ struct HostLaunchPlan {
   std::vector<std::string> env;  // "NAME=value"
   int cwd_fd = -1;               // directory to fchdir into (borrowed)
   bool stdin_pipe = false;
+  std::optional<PtySize> pty;
   policy::Limits limits;         // rlimits applied in the child
 };
 

@@ -17,6 +17,9 @@ bool is_refused_env_name(std::string_view name);
 // Why a caller-given variable name is unacceptable, or nullopt when it is fine.
 std::optional<std::string> env_name_problem(std::string_view name);
 
+// Where argv[0] is looked up when the environment has no PATH (both backends).
+inline constexpr const char* kDefaultSearchPath = "/usr/local/bin:/usr/bin:/bin";
+
 // The scrubbed environment every exec starts from: PATH, HOME (the workdir),
 // LANG, TERM.
 EnvMap base_environment(const std::string& home);

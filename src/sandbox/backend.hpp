@@ -42,16 +42,17 @@ class Sandbox {
       const exec::LaunchRequest& request) = 0;
   // Removes what the backend created; returns whether the workdir was removed.
   virtual bool destroy(bool keep_workdir) = 0;
-  // Why an exec of this sandbox cannot have its own `limits.<wire_name>`, or
+  // Why an exec of this sandbox cannot have its own `limits.<wire_name>` (a
+  // phrase that follows the limit's name), or
   // nullopt when it can. By default: when the sandbox reports it unavailable.
   virtual std::optional<std::string> exec_limit_problem(const std::string& wire_name) const {
     for (const auto& f : capabilities()) {
       if (f.name == "limits." + wire_name) {
         if (f.state != FeatureState::State::kUnavailable) return std::nullopt;
-        return "limits." + wire_name + " is unavailable in this sandbox: " + f.reason;
+        return "unavailable in this sandbox: " + f.reason;
       }
     }
-    return "limits." + wire_name + " is not supported by this backend";
+    return "not supported by this backend";
   }
   // Stops every process of the sandbox in place (freezer) and lets it go on.
   virtual base::Status suspend() {

@@ -82,7 +82,7 @@ class HostDirectSandbox final : public Sandbox {
     auto cwd = open_beneath(workdir_fd_.get(), *relative, O_PATH | O_DIRECTORY);
     if (!cwd) return exec::LaunchFailure{"cwd", cwd.error().message()};
 
-    auto path = request.env.count("PATH") ? request.env.at("PATH") : std::string();
+    auto path = request.env.count("PATH") ? request.env.at("PATH") : policy::kDefaultSearchPath;
     auto executable = exec::find_on_path(request.argv[0], path);
     if (!executable) {
       return exec::LaunchFailure{"", "argv[0] \"" + request.argv[0] + "\": not found on PATH (" +
@@ -94,6 +94,7 @@ class HostDirectSandbox final : public Sandbox {
     for (const auto& [name, value] : request.env) plan.env.push_back(name + "=" + value);
     plan.cwd_fd = cwd->get();
     plan.stdin_pipe = request.stdin_pipe;
+    plan.pty = request.pty;
     plan.limits = request.limits;
     auto launched = exec::launch_on_host(io_, plan);
     if (auto* child = std::get_if<exec::LaunchedChild>(&launched)) {

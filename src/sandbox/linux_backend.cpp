@@ -215,13 +215,20 @@ std::vector<FeatureState> LinuxBackend::limit_features(const policy::SandboxSpec
 std::variant<std::unique_ptr<linuxns::Cgroup>, CreateError> make_cgroup(
     const policy::SandboxSpec& spec, const std::string& sandbox_id) {
   linuxns::CgroupLimits limits;
-  if (!spec.accepts_without("limits.memoryBytes")) limits.memory_bytes = spec.limits.memory_bytes;
-  if (!spec.accepts_without("limits.maxProcesses")) limits.max_processes = spec.limits.max_processes;
-  if (!spec.accepts_without("limits.cpuMillicores")) limits.cpu_millicores = spec.limits.cpu_millicores;
+  limits.memory_bytes = spec.limits.memory_bytes;
+  limits.max_processes = spec.limits.max_processes;
+  limits.cpu_millicores = spec.limits.cpu_millicores;
   auto made = linuxns::Cgroup::create(sandbox_id, limits);
   if (auto* cgroup = std::get_if<std::unique_ptr<linuxns::Cgroup>>(&made)) return std::move(*cgroup);
-  const auto& failure = std::get<linuxns::CgroupError>(made);
-  if (!limits.memory_bytes && !limits.max_processes && !limits.cpu_millicores) {
+  const auto failure = std::get<linuxns::CgroupError>(made);
+  bool required = (limits.memory_bytes && !spec.accepts_without("limits.memoryBytes")) ||
+                  (limits.max_processes && !spec.accepts_without("limits.maxProcesses")) ||
+                  (limits.cpu_millicores && !spec.accepts_without("limits.cpuMillicores"));
+  if (!required) {
+    // Every limit that failed was optional: a cgroup for usage and the
+    // freezer is still worth having, and none at all is acceptable.
+    made = linuxns::Cgroup::create(sandbox_id, {});
+    if (auto* cgroup = std::get_if<std::unique_ptr<linuxns::Cgroup>>(&made)) return std::move(*cgroup);
     base::log_info("sandbox " + sandbox_id + " runs without a cgroup: " + failure.reason);
     return std::unique_ptr<linuxns::Cgroup>();
   }
@@ -274,17 +281,28 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
     cleanup_workdir();
     CreateError error;
     error.kind = CreateError::Kind::kInvalidArgument;
-    error.message = setup.error().message();
-    error.field = error.message.substr(0, error.message.find(':'));
+    // "<field>: <what>" from the planner: the field becomes the JSON path.
+    std::string text = setup.error().message();
+    size_t colon = text.find(": ");
+    error.field = text.substr(0, colon);
+    error.message = colon == std::string::npos ? text : text.substr(colon + 2);
     return error;
   }
   launch.setup = std::move(*setup);
   launch.setup.landlock = is_available(find_feature(info_.features, "landlock"));
   bool host_network = spec.network == policy::NetworkMode::kHost;
-  launch.namespace_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS;
-  if (!host_network) launch.namespace_flags |= CLONE_NEWNET;
-  bool cgroupns = is_available(find_feature(info_.features, "cgroupNamespace"));
-  if (cgroupns) launch.namespace_flags |= CLONE_NEWCGROUP;
+  auto offered = [&](const char* name) { return is_available(find_feature(info_.features, name)); };
+  // user, mount and pid are required (checked above); the others are taken
+  // when offered, and only missing when the caller listed them optional.
+  launch.namespace_flags = CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID;
+  if (offered("ipcNamespace")) launch.namespace_flags |= CLONE_NEWIPC;
+  if (offered("utsNamespace")) launch.namespace_flags |= CLONE_NEWUTS;
+  if (!host_network && offered("netNamespace")) launch.namespace_flags |= CLONE_NEWNET;
+  launch.setup.own_network = (launch.namespace_flags & CLONE_NEWNET) != 0;
+  launch.setup.seccomp = offered("seccomp");
+  // Entered by the init once it is in the sandbox's cgroup, so that the
+  // cgroup paths it shows start at the sandbox's own.
+  launch.setup.cgroup_namespace = offered("cgroupNamespace");
 
   auto made_cgroup = make_cgroup(spec, sandbox_id);
   if (auto* error = std::get_if<CreateError>(&made_cgroup)) {
@@ -308,24 +326,29 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
     return error;
   }
   auto& init = std::get<linuxns::InitProcess>(started);
+  auto ns = [&](const char* name, int flag, const std::string& how, const char* why_not) {
+    return (launch.namespace_flags & flag) ? enforced(name, how) : unavailable(name, why_not);
+  };
   std::vector<FeatureState> caps = {
       enforced("userNamespace", "root inside = uid " + std::to_string(launch.ids.outside_uid) + " outside"),
       enforced("mountNamespace", "clone(CLONE_NEWNS), all mounts private"),
       enforced("pidNamespace", "clone(CLONE_NEWPID), init is PID 1"),
-      enforced("ipcNamespace", "clone(CLONE_NEWIPC)"),
-      enforced("utsNamespace", "clone(CLONE_NEWUTS), hostname " + launch.setup.hostname),
-      host_network ? unavailable("netNamespace", "network \"host\" was requested")
-                   : enforced("netNamespace", "clone(CLONE_NEWNET)"),
-      cgroupns ? enforced("cgroupNamespace", "clone(CLONE_NEWCGROUP)")
-               : unavailable("cgroupNamespace", "not offered by this kernel"),
+      ns("ipcNamespace", CLONE_NEWIPC, "clone(CLONE_NEWIPC)", "not offered here; accepted as optional"),
+      ns("utsNamespace", CLONE_NEWUTS, "clone(CLONE_NEWUTS), hostname " + launch.setup.hostname,
+         "not offered here; accepted as optional"),
+      ns("netNamespace", CLONE_NEWNET, "clone(CLONE_NEWNET)",
+         host_network ? "network \"host\" was requested" : "not offered here; accepted as optional"),
   };
-  for (const char* name : {"landlock", "seccomp"}) {
+  for (const char* name : {"landlock", "seccomp", "cgroupNamespace"}) {
     bool confirmed = false;
     for (const auto& [f, m] : init.confirmed) confirmed = confirmed || f == name;
-    if (!confirmed) caps.push_back(unavailable(name, "unavailable on this kernel; accepted as optional"));
+    if (!confirmed) caps.push_back(unavailable(name, "not offered by this kernel"));
   }
   for (const auto& [name, mechanism] : init.confirmed) caps.push_back(enforced(name, mechanism));
-  if (host_network) caps.push_back(unavailable("network", "network \"host\" was requested"));
+  if (!launch.setup.own_network) {
+    caps.push_back(unavailable("network", host_network ? "network \"host\" was requested"
+                                                       : "no network namespace; accepted as optional"));
+  }
   for (auto& f : limit_features(spec, cgroup.get())) caps.push_back(std::move(f));
   if (cgroup) {
     for (auto& f : cgroup->features()) caps.push_back(std::move(f));

@@ -18,22 +18,30 @@ namespace fs = std::filesystem;
 namespace {
 
 // The root sits in a shared place (/tmp by default): refuse one that another
-// user could have planted or could tamper with.
-std::optional<std::string> unsafe_root(const std::string& root) {
+// user could have planted. Checked on an fd opened without following a
+// symlink, so what is checked is what gets chmod-ed.
+std::optional<std::string> secure_root(const std::string& root) {
+  int fd = ::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0) return "open: " + std::string(std::strerror(errno)) + " (a symlink?)";
   struct stat st {};
-  if (::lstat(root.c_str(), &st) != 0) return "lstat: " + std::string(std::strerror(errno));
-  if (!S_ISDIR(st.st_mode)) return "it is not a directory (a symlink?)";
-  if (st.st_uid != ::geteuid()) return "it is owned by uid " + std::to_string(st.st_uid);
-  if (st.st_mode & (S_IWGRP | S_IWOTH)) return "it is writable by group or others";
-  return std::nullopt;
+  std::optional<std::string> problem;
+  if (::fstat(fd, &st) != 0) {
+    problem = "fstat: " + std::string(std::strerror(errno));
+  } else if (st.st_uid != ::geteuid()) {
+    problem = "it is owned by uid " + std::to_string(st.st_uid);
+  } else if (::fchmod(fd, 0711) != 0) {  // others may traverse (a sandbox uid), not list
+    problem = "chmod: " + std::string(std::strerror(errno));
+  }
+  ::close(fd);
+  return problem;
 }
 
 std::variant<std::string, CreateError> make_workdir(const std::string& root,
                                                     const std::string& sandbox_id) {
   std::error_code ec;
   fs::create_directories(root, ec);
-  ::chmod(root.c_str(), 0711);  // others may traverse (a sandbox uid), not list
-  if (auto problem = unsafe_root(root)) {
+  auto problem = secure_root(root);
+  if (problem) {
     CreateError error;
     error.message = "the workdir root " + root + " is not safe to use: " + *problem;
     error.fix = "remove it, or start agentd with --workdir-root pointing at a private directory";

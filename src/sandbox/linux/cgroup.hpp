@@ -46,6 +46,9 @@ class Cgroup {
 
   virtual base::Status add_process(pid_t pid) = 0;
   virtual CgroupUsage usage() const = 0;
+  // Host pids of every process in the cgroup (and cgroups below it).
+  virtual std::vector<pid_t> processes() const = 0;
+  virtual bool has_freezer() const = 0;
   virtual base::Status freeze() = 0;
   virtual base::Status thaw() = 0;
   // Kills every process in the cgroup (cgroup.kill on v2, a freeze + kill

@@ -103,6 +103,10 @@ class CgroupV1 final : public Cgroup {
 
   base::Status add_process(pid_t pid) override;
   CgroupUsage usage() const override;
+  std::vector<pid_t> processes() const override;
+  bool has_freezer() const override {
+    return freezer_feature().state == FeatureState::State::kEnforced;
+  }
   base::Status freeze() override { return set_freezer("FROZEN", milliseconds(1000)); }
   base::Status thaw() override { return set_freezer("THAWED", milliseconds(1000)); }
   void kill_all() override;
@@ -118,6 +122,7 @@ class CgroupV1 final : public Cgroup {
     auto it = dirs_.reason.find(controller);
     return it == dirs_.reason.end() ? "" : it->second;
   }
+  std::string procs_dir() const;  // a directory whose cgroup.procs lists all
   std::optional<CgroupError> missing_controller(const CgroupLimits& limits) const;
   std::optional<CgroupError> limit_memory(uint64_t bytes);
   FeatureState limit_swap(uint64_t bytes);
@@ -278,13 +283,22 @@ base::Status CgroupV1::set_freezer(const std::string& state, milliseconds limit)
   return {};
 }
 
+std::string CgroupV1::procs_dir() const {
+  for (const char* controller : {"freezer", "pids", "memory", "cpu", "cpuacct"}) {
+    if (!dir(controller).empty()) return dir(controller);
+  }
+  return "";
+}
+
+std::vector<pid_t> CgroupV1::processes() const {
+  std::string procs = procs_dir();
+  return procs.empty() ? std::vector<pid_t>{} : read_pids_tree(procs);
+}
+
 // Freeze (no new forks), SIGKILL everything listed, thaw (frozen tasks die
 // only when thawed), until the cgroup is empty or 2 s have passed.
 void CgroupV1::kill_all() {
-  std::string procs_dir;
-  for (const char* controller : {"freezer", "pids", "memory", "cpu", "cpuacct"}) {
-    if (procs_dir.empty()) procs_dir = dir(controller);
-  }
+  std::string procs_dir = this->procs_dir();
   if (procs_dir.empty()) return;
   bool freezer = !dir("freezer").empty();
   bool emptied = wait_until(

@@ -135,6 +135,10 @@ class CgroupV2 final : public Cgroup {
     return write_text(dir_ + "/cgroup.procs", std::to_string(pid));
   }
   CgroupUsage usage() const override;
+  std::vector<pid_t> processes() const override { return read_pids_tree(dir_); }
+  bool has_freezer() const override {
+    return freezer_feature().state == FeatureState::State::kEnforced;
+  }
   base::Status freeze() override { return set_frozen(true, milliseconds(1000)); }
   base::Status thaw() override { return set_frozen(false, milliseconds(1000)); }
   void kill_all() override;

@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <grp.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
@@ -27,13 +28,25 @@ constexpr int kControlFd = 3;
 [[noreturn]] void become_init(int sync_fd, int control_fd, int helper_fd, bool privileged) {
   char go = 0;
   if (::read(sync_fd, &go, 1) != 1) ::_exit(1);  // agentd gave up
+  // The control channel must end up on fd 3: move the helper out of its way,
+  // and if the channel is on 3 already, only clear its close-on-exec flag.
+  if (helper_fd == kControlFd) helper_fd = ::fcntl(helper_fd, F_DUPFD_CLOEXEC, kControlFd + 1);
   const char* step = nullptr;
-  if (privileged && ::setgroups(0, nullptr) != 0) step = "setgroups";
+  // A session of its own: agentd's controlling terminal (if any) must not be
+  // reachable through /dev/tty inside the sandbox.
+  if (::setsid() < 0) step = "setsid";
+  if (!step && privileged && ::setgroups(0, nullptr) != 0) step = "setgroups";
   if (!step && ::setresgid(0, 0, 0) != 0) step = "setresgid";
   if (!step && ::setresuid(0, 0, 0) != 0) step = "setresuid";
   // After the credential change, which would clear it.
   if (!step && ::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) step = "prctl(PR_SET_PDEATHSIG)";
-  if (!step && ::dup2(control_fd, kControlFd) < 0) step = "dup2(control)";
+  if (!step && control_fd == kControlFd && ::fcntl(kControlFd, F_SETFD, 0) != 0) step = "fcntl(control)";
+  if (!step && control_fd != kControlFd && ::dup2(control_fd, kControlFd) < 0) step = "dup2(control)";
+  // Nothing of agentd's but stdio and the channel may reach the init, also
+  // descriptors someone opened without O_CLOEXEC.
+  if (!step && ::syscall(SYS_close_range, kControlFd + 1, ~0u, CLOSE_RANGE_CLOEXEC) != 0) {
+    step = "close_range";
+  }
   if (!step) {
     char arg0[] = "agentd-sandbox-init";
     char* argv[] = {arg0, nullptr};

@@ -5,6 +5,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <dirent.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
@@ -13,13 +14,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "policy/environment.hpp"
 #include "sandbox/linux/control_channel.hpp"
+#include "sandbox/linux/process_tree.hpp"
 
 namespace agentd::sandbox::linuxns {
 
@@ -34,13 +39,15 @@ struct ExecRequest {
   std::string cwd;
   std::vector<std::string> candidates;  // executable paths to try, in order
   std::vector<std::array<uint64_t, 3>> rlimits;
+  bool pty = false;  // stdio is a pseudo-terminal made here, inside the sandbox
+  winsize size{24, 80, 0, 0};
 };
 
 // Resolves argv[0] on the sandbox's PATH, as execvp would, before forking.
 std::vector<std::string> executable_candidates(const std::string& name,
                                                const std::vector<std::string>& env) {
   if (name.find('/') != std::string::npos) return {name};
-  std::string path = "/usr/local/bin:/usr/bin:/bin";
+  std::string path = policy::kDefaultSearchPath;
   for (const auto& kv : env) {
     if (kv.rfind("PATH=", 0) == 0) path = kv.substr(5);
   }
@@ -62,7 +69,7 @@ struct ChildError {
 };
 
 const char* child_step_name(uint8_t step) {
-  static const char* names[] = {"?", "dup2 stdio", "setpgid", "reset signals", "setrlimit",
+  static const char* names[] = {"?", "dup2 stdio", "setpgid/setsid", "reset signals", "setrlimit",
                                 "chdir", "execve"};
   return step < 7 ? names[step] : "?";
 }
@@ -80,7 +87,11 @@ const char* child_step_name(uint8_t step) {
   for (int i = 0; i < 3; ++i) {
     if (::dup2(fds[i].get(), i) < 0) child_fail(error_pipe, 1);
   }
-  if (::setpgid(0, 0) != 0) child_fail(error_pipe, 2);
+  if (req.pty) {  // own session, the pty as controlling terminal
+    if (::setsid() < 0 || ::ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0) child_fail(error_pipe, 2);
+  } else if (::setpgid(0, 0) != 0) {
+    child_fail(error_pipe, 2);
+  }
   // Orphans of the command (double forks, setsid) reparent to its leader,
   // not to us, so a kill of the exec can find its whole tree.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -104,58 +115,55 @@ const char* child_step_name(uint8_t step) {
   child_fail(error_pipe, 6);
 }
 
-// The children of `pid` (all threads), from /proc.
-std::vector<pid_t> children_of(pid_t pid) {
-  std::vector<pid_t> out;
-  std::string task_dir = "/proc/" + std::to_string(pid) + "/task";
-  DIR* dir = ::opendir(task_dir.c_str());
-  if (!dir) return out;
-  while (dirent* entry = ::readdir(dir)) {
-    if (entry->d_name[0] == '.') continue;
-    std::ifstream children(task_dir + "/" + entry->d_name + "/children");
-    pid_t child;
-    while (children >> child) out.push_back(child);
+// Stops the leader and every process of its tree (setsid escapees included:
+// the leader is their subreaper) until a walk finds nothing new, so nothing
+// can fork its way out; returns them all.
+std::vector<pid_t> freeze_tree(pid_t leader) {
+  std::vector<pid_t> stopped{leader};
+  ::kill(leader, SIGSTOP);
+  for (int round = 0; round < 2000; ++round) {
+    bool changed = false;
+    for (pid_t pid : descendants_of(leader)) {
+      if (std::find(stopped.begin(), stopped.end(), pid) != stopped.end()) continue;
+      ::kill(pid, SIGSTOP);
+      stopped.push_back(pid);
+      changed = true;
+    }
+    // A stop is only sure once it took effect: until then the process may
+    // still fork (its child does not inherit the pending stop).
+    for (pid_t pid : stopped) {
+      char state = process_state(pid);
+      if (state != 'T' && state != 't' && state != 'Z' && state != 'X' && state != 0) changed = true;
+    }
+    if (!changed) break;
+    ::usleep(200);
   }
-  ::closedir(dir);
-  return out;
+  return stopped;
 }
 
-bool is_zombie(pid_t pid) {
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string line;
-  std::getline(stat, line);
-  size_t paren = line.rfind(')');  // the command name may contain spaces
-  return paren == std::string::npos || paren + 2 >= line.size() || line[paren + 2] == 'Z';
-}
-
-// Every live descendant of `leader`, deepest last (zombies are already dead).
-std::vector<pid_t> descendants_of(pid_t leader) {
-  std::vector<pid_t> all = children_of(leader);
-  for (size_t i = 0; i < all.size(); ++i) {
-    for (pid_t grandchild : children_of(all[i])) all.push_back(grandchild);
-  }
-  std::vector<pid_t> live;
-  for (pid_t pid : all) {
-    if (!is_zombie(pid)) live.push_back(pid);
-  }
-  return live;
-}
-
-// Signals an exec: every process in its tree, also those that left its
-// process group with setsid (the leader is their subreaper), then the group
-// and the leader. For SIGKILL the leader is stopped first and the tree is
-// walked until empty, so neither it nor a forking descendant can slip out.
+// Signals an exec: its whole tree, its process group and its leader. A
+// SIGKILL freezes the tree first.
 void signal_exec(pid_t leader, int signal) {
-  if (signal == SIGKILL) ::kill(leader, SIGSTOP);
-  for (int round = 0; round < 100; ++round) {
+  if (signal == SIGKILL) {
+    for (pid_t pid : freeze_tree(leader)) ::kill(pid, SIGKILL);
+  } else {
     auto tree = descendants_of(leader);
-    if (tree.empty()) break;
     for (auto it = tree.rbegin(); it != tree.rend(); ++it) ::kill(*it, signal);
-    if (signal != SIGKILL) break;
-    ::usleep(1000);  // let the killed exit, so their orphans show up under the leader
   }
   ::kill(-leader, signal);
   ::kill(leader, signal);
+}
+
+// A pseudo-terminal pair from the sandbox's own devpts: master, then slave.
+std::optional<std::pair<base::UniqueFd, base::UniqueFd>> open_pty(const winsize& size) {
+  base::UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!master) return std::nullopt;
+  int unlock = 0;
+  if (::ioctl(master.get(), TIOCSPTLCK, &unlock) != 0) return std::nullopt;
+  base::UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (!slave) return std::nullopt;
+  if (::ioctl(master.get(), TIOCSWINSZ, &size) != 0) return std::nullopt;
+  return std::make_pair(std::move(master), std::move(slave));
 }
 
 class ExecServer {
@@ -225,8 +233,22 @@ void ExecServer::start(const json& body, std::vector<base::UniqueFd> fds) {
     req.env = body.at("env").get<std::vector<std::string>>();
     req.cwd = body.at("cwd").get<std::string>();
     req.rlimits = body.at("rlimits").get<std::vector<std::array<uint64_t, 3>>>();
+    if (body.contains("pty")) {
+      req.pty = true;
+      req.size.ws_col = body["pty"].at("cols").get<uint16_t>();
+      req.size.ws_row = body["pty"].at("rows").get<uint16_t>();
+    }
   } catch (const json::exception& e) {
     return send({{"op", "execFailed"}, {"id", req.id}, {"message", std::string("bad request: ") + e.what()}});
+  }
+  base::UniqueFd pty_master;
+  if (req.pty && fds.empty()) {
+    auto pty = open_pty(req.size);
+    if (!pty) {
+      return send({{"op", "execFailed"}, {"id", req.id}, {"message", std::string("opening a pty: ") + std::strerror(errno)}});
+    }
+    pty_master = std::move(pty->first);
+    for (int i = 0; i < 3; ++i) fds.emplace_back(::fcntl(pty->second.get(), F_DUPFD_CLOEXEC, 3));
   }
   if (fds.size() != 3 || req.argv.empty()) {
     return send({{"op", "execFailed"}, {"id", req.id}, {"message", "bad request: needs argv and 3 fds"}});
@@ -261,7 +283,12 @@ void ExecServer::start(const json& body, std::vector<base::UniqueFd> fds) {
     return send({{"op", "execFailed"}, {"id", req.id}, {"message", what + ": " + std::strerror(error.error)}});
   }
   leaders_[pid] = req.id;
-  send({{"op", "started"}, {"id", req.id}, {"pid", pid}});
+  json started = {{"op", "started"}, {"id", req.id}, {"pid", pid}};
+  if (pty_master) {
+    (void)send_control(control_, started, {pty_master.get()});
+  } else {
+    send(started);
+  }
 }
 
 // Reaps every dead process (orphans are ours too). For an exec leader, the

@@ -1,6 +1,7 @@
 #include "sandbox/linux/init_setup.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <net/if.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
@@ -182,6 +183,7 @@ void confine(const SandboxSetup& setup, std::vector<ConfirmedFeature>& confirmed
     }
     confirmed.push_back({"landlock", report->summary});
   }
+  if (!setup.seccomp) return;
   auto seccomp = install_seccomp_filter(SeccompOptions{setup.seccomp_allow_inet});
   if (!seccomp) throw StepError{{"seccomp", seccomp.error().code.value(), seccomp.error().message()}};
   confirmed.push_back({"seccomp", *seccomp});
@@ -192,6 +194,10 @@ void confine(const SandboxSetup& setup, std::vector<ConfirmedFeature>& confirmed
 std::variant<std::vector<ConfirmedFeature>, SetupFailure> build_sandbox(const SandboxSetup& setup) {
   std::vector<ConfirmedFeature> confirmed;
   try {
+    if (setup.cgroup_namespace) {
+      check(::unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
+      confirmed.push_back({"cgroupNamespace", "unshare(CLONE_NEWCGROUP) inside the sandbox's cgroup"});
+    }
     enter_staging_root();
     for (const auto& step : setup.mounts) do_step(step);
     enter_new_root();

@@ -12,6 +12,7 @@
 
 #include "base/log.hpp"
 #include "sandbox/linux/cgroup.hpp"
+#include "sandbox/linux/process_tree.hpp"
 #include "sandbox/path_beneath.hpp"
 #include "sandbox/workdir.hpp"
 
@@ -35,29 +36,57 @@ exec::ExitInfo exit_info_from(const json& body) {
 }
 
 // A process started by the sandbox init; its exit comes over the link.
+// With the whole sandbox frozen nothing can fork or exit, so the exec's tree
+// (its leader and every descendant, setsid'd ones included: the leader is
+// their subreaper) is read from the host's /proc at leisure and SIGKILLed;
+// it dies on thaw. Even a process that forks a successor and exits in a tight
+// loop cannot outrun this. False when it cannot be done (no freezer, the
+// sandbox is suspended by its owner, the leader is gone).
+bool kill_frozen_tree(Cgroup& cgroup, pid_t inside_leader) {
+  if (!cgroup.has_freezer() || !cgroup.freeze()) return false;
+  pid_t leader = 0;
+  for (pid_t host_pid : cgroup.processes()) {
+    if (innermost_pid(host_pid) == inside_leader) leader = host_pid;
+  }
+  if (leader > 0) {
+    for (pid_t pid : descendants_of(leader)) ::kill(pid, SIGKILL);
+    ::kill(leader, SIGKILL);
+  }
+  (void)cgroup.thaw();
+  return leader > 0;
+}
+
 // `oom_kills` reads the sandbox cgroup's OOM counter (empty without one):
-// an exec killed while it rose ends with status memoryLimit.
+// an exec killed while it rose ends with status memoryLimit. SIGKILLs go
+// through the frozen cgroup when there is one, else through the init.
 class LinuxChild final : public exec::Child {
  public:
   LinuxChild(std::shared_ptr<ControlLink> link, uint64_t id, pid_t pid,
-             std::function<uint64_t()> oom_kills)
-      : link_(std::move(link)), id_(id), pid_(pid), oom_kills_(std::move(oom_kills)) {
-    if (oom_kills_) oom_before_ = oom_kills_();
+             std::weak_ptr<Cgroup> cgroup, std::shared_ptr<bool> suspended)
+      : link_(std::move(link)), id_(id), pid_(pid), cgroup_(std::move(cgroup)),
+        suspended_(std::move(suspended)) {
+    if (auto cgroup = cgroup_.lock()) oom_before_ = cgroup->usage().oom_kills;
   }
   int pid() const override { return pid_; }
   void on_exit(std::function<void(exec::ExitInfo)> done) override {
     link_->on_exit(id_, [this, done = std::move(done)](exec::ExitInfo info) {
-      if (oom_kills_ && info.signaled) info.memory_limit_hit = oom_kills_() > oom_before_;
+      auto cgroup = cgroup_.lock();
+      if (cgroup && info.signaled) info.memory_limit_hit = cgroup->usage().oom_kills > oom_before_;
       done(info);
     });
   }
-  void signal_group(int signal) override { link_->kill(pid_, signal); }
+  void signal_group(int signal) override {
+    auto cgroup = cgroup_.lock();
+    if (signal == SIGKILL && cgroup && !*suspended_ && kill_frozen_tree(*cgroup, pid_)) return;
+    link_->kill(pid_, signal);
+  }
 
  private:
   std::shared_ptr<ControlLink> link_;
   uint64_t id_;
   pid_t pid_;
-  std::function<uint64_t()> oom_kills_;
+  std::weak_ptr<Cgroup> cgroup_;
+  std::shared_ptr<bool> suspended_;
   uint64_t oom_before_ = 0;
 };
 
@@ -139,8 +168,8 @@ void ControlLink::on_exit(uint64_t id, std::function<void(exec::ExitInfo)> done)
 
 void ControlLink::start() { wait_readable(); }
 
-std::variant<pid_t, std::string> ControlLink::start_exec(const json& request,
-                                                         const std::vector<int>& fds) {
+std::variant<ControlLink::Started, std::string> ControlLink::start_exec(
+    const json& request, const std::vector<int>& fds) {
   if (closed_) return std::string("the sandbox init is gone (sandbox destroyed or crashed)");
   int fd = socket_.native_handle();
   if (auto sent = send_control(fd, request, fds); !sent) return sent.error().message();
@@ -159,7 +188,7 @@ std::variant<pid_t, std::string> ControlLink::start_exec(const json& request,
     std::string op = body.value("op", "");
     if ((op == "started" || op == "execFailed") && body.value("id", uint64_t(0)) == id) {
       if (op == "execFailed") return body.value("message", std::string("exec failed"));
-      return pid_t(body.value("pid", 0));
+      return Started{pid_t(body.value("pid", 0)), std::move((*message)->fds)};
     }
     handle(body);  // an exit of another exec, arriving meanwhile
   }
@@ -178,7 +207,7 @@ void ControlLink::close() {
 
 LinuxSandbox::LinuxSandbox(asio::io_context& io, InitProcess init, std::string host_workdir,
                            base::UniqueFd workdir_fd, bool created_workdir,
-                           std::vector<FeatureState> caps, std::unique_ptr<Cgroup> cgroup)
+                           std::vector<FeatureState> caps, std::shared_ptr<Cgroup> cgroup)
     : io_(io),
       init_pid_(init.pid),
       link_(std::make_shared<ControlLink>(io, std::move(init.control))),
@@ -199,10 +228,6 @@ std::variant<exec::LaunchedChild, exec::LaunchFailure> LinuxSandbox::launch(
   auto cwd = open_beneath(workdir_fd_.get(), *relative, O_PATH | O_DIRECTORY);
   if (!cwd) return exec::LaunchFailure{"cwd", cwd.error().message()};
 
-  auto in = make_pipe(), out = make_pipe(), err = make_pipe();
-  if (!in || !out || !err) return exec::LaunchFailure{"", std::string("pipe2: ") + std::strerror(errno)};
-  base::UniqueFd null_in;
-  if (!request.stdin_pipe) null_in.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
   json env = json::array();
   for (const auto& [name, value] : request.env) env.push_back(name + "=" + value);
   uint64_t id = next_exec_++;
@@ -212,16 +237,37 @@ std::variant<exec::LaunchedChild, exec::LaunchFailure> LinuxSandbox::launch(
                   {"env", env},
                   {"cwd", *relative == "." ? visible_workdir_ : visible_workdir_ + "/" + *relative},
                   {"rlimits", rlimits_for(request.limits)}};
-  int child_in = request.stdin_pipe ? in->read_end.get() : null_in.get();
-  auto started = link_->start_exec(message, {child_in, out->write_end.get(), err->write_end.get()});
-  if (auto* failure = std::get_if<std::string>(&started)) return exec::LaunchFailure{"", *failure};
   exec::LaunchedChild launched;
-  std::function<uint64_t()> oom_kills;
-  if (cgroup_) oom_kills = [cgroup = cgroup_.get()] { return cgroup->usage().oom_kills; };
-  launched.child = std::make_unique<LinuxChild>(link_, id, std::get<pid_t>(started), oom_kills);
-  if (request.stdin_pipe) launched.stdin_writer = std::move(in->write_end);
-  launched.stdout_reader = std::move(out->read_end);
-  launched.stderr_reader = std::move(err->read_end);
+  std::vector<int> child_fds;
+  base::UniqueFd child_ends[3];
+  if (request.pty) {
+    // The init makes the pty inside the sandbox's own devpts and sends the master.
+    message["pty"] = {{"cols", request.pty->cols}, {"rows", request.pty->rows}};
+  } else {
+    auto out = make_pipe(), err = make_pipe();
+    auto in = request.stdin_pipe ? make_pipe() : std::nullopt;
+    if (!out || !err || (request.stdin_pipe && !in)) {
+      return exec::LaunchFailure{"", std::string("pipe2: ") + std::strerror(errno)};
+    }
+    child_ends[0] = in ? std::move(in->read_end) : base::UniqueFd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    child_ends[1] = std::move(out->write_end);
+    child_ends[2] = std::move(err->write_end);
+    if (in) launched.stdin_writer = std::move(in->write_end);
+    launched.stdout_reader = std::move(out->read_end);
+    launched.stderr_reader = std::move(err->read_end);
+    for (auto& fd : child_ends) child_fds.push_back(fd.get());
+  }
+  auto started = link_->start_exec(message, child_fds);
+  if (auto* failure = std::get_if<std::string>(&started)) return exec::LaunchFailure{"", *failure};
+  auto& exec_started = std::get<ControlLink::Started>(started);
+  if (request.pty) {
+    if (exec_started.fds.empty()) return exec::LaunchFailure{"", "the init sent no pty master"};
+    int master = exec_started.fds[0].get();
+    launched.stdout_reader.reset(::fcntl(master, F_DUPFD_CLOEXEC, 3));
+    launched.stdin_writer.reset(::fcntl(master, F_DUPFD_CLOEXEC, 3));
+    launched.pty_master = std::move(exec_started.fds[0]);
+  }
+  launched.child = std::make_unique<LinuxChild>(link_, id, exec_started.pid, cgroup_, suspended_);
   return launched;
 }
 
@@ -229,7 +275,7 @@ std::variant<exec::LaunchedChild, exec::LaunchFailure> LinuxSandbox::launch(
 // sandbox, not one exec.
 std::optional<std::string> LinuxSandbox::exec_limit_problem(const std::string& wire_name) const {
   if (wire_name == "memoryBytes" || wire_name == "maxProcesses" || wire_name == "cpuMillicores") {
-    return "limits." + wire_name + " applies to the whole sandbox (its cgroup); set it in sandbox/create";
+    return "applies to the whole sandbox (its cgroup); set it in sandbox/create";
   }
   return Sandbox::exec_limit_problem(wire_name);
 }
@@ -237,14 +283,14 @@ std::optional<std::string> LinuxSandbox::exec_limit_problem(const std::string& w
 base::Status LinuxSandbox::suspend() {
   if (!cgroup_) return base::plain_error("this sandbox has no cgroup, so no freezer");
   auto frozen = cgroup_->freeze();
-  if (frozen) suspended_ = true;
+  if (frozen) *suspended_ = true;
   return frozen;
 }
 
 base::Status LinuxSandbox::resume() {
   if (!cgroup_) return base::plain_error("this sandbox has no cgroup, so no freezer");
   auto thawed = cgroup_->thaw();
-  if (thawed) suspended_ = false;
+  if (thawed) *suspended_ = false;
   return thawed;
 }
 
@@ -257,7 +303,7 @@ std::optional<Sandbox::Usage> LinuxSandbox::usage() const {
 bool LinuxSandbox::destroy(bool keep_workdir) {
   if (destroyed_) return false;
   destroyed_ = true;
-  if (suspended_) (void)resume();  // frozen processes cannot die
+  if (*suspended_) (void)resume();  // frozen processes cannot die
   link_->close();
   stop_init(init_pid_);  // PID 1 gone: the kernel kills the whole namespace
   if (cgroup_) cgroup_->destroy();

@@ -23,9 +23,13 @@ class ControlLink : public std::enable_shared_from_this<ControlLink> {
   ControlLink(boost::asio::io_context& io, base::UniqueFd control);
   void start();  // begins listening for exits
 
+  struct Started {
+    pid_t pid;
+    std::vector<base::UniqueFd> fds;  // the pty master, for a pty exec
+  };
   // Sends an exec request and waits (bounded) for `started` or `execFailed`.
-  std::variant<pid_t, std::string> start_exec(const nlohmann::json& request,
-                                              const std::vector<int>& fds);
+  std::variant<Started, std::string> start_exec(const nlohmann::json& request,
+                                                const std::vector<int>& fds);
   void on_exit(uint64_t id, std::function<void(exec::ExitInfo)> done);
   void kill(pid_t pid, int signal);
   void close();  // the init sees EOF and exits; everything in it dies
@@ -47,7 +51,7 @@ class LinuxSandbox final : public Sandbox {
  public:
   LinuxSandbox(boost::asio::io_context& io, InitProcess init, std::string host_workdir,
                base::UniqueFd workdir_fd, bool created_workdir, std::vector<FeatureState> caps,
-               std::unique_ptr<Cgroup> cgroup);
+               std::shared_ptr<Cgroup> cgroup);
   ~LinuxSandbox() override;
 
   const std::string& workdir() const override { return host_workdir_; }
@@ -72,11 +76,11 @@ class LinuxSandbox final : public Sandbox {
   base::UniqueFd workdir_fd_;
   bool created_workdir_;
   std::vector<FeatureState> capabilities_;
-  std::unique_ptr<Cgroup> cgroup_;
+  std::shared_ptr<Cgroup> cgroup_;  // shared with the children: they kill through it
   policy::NetworkMode network_ = policy::NetworkMode::kNone;
   uint64_t next_exec_ = 1;
   bool destroyed_ = false;
-  bool suspended_ = false;
+  std::shared_ptr<bool> suspended_ = std::make_shared<bool>(false);
 };
 
 }  // namespace agentd::sandbox::linuxns

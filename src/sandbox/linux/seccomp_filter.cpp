@@ -138,6 +138,13 @@ base::Status add_ioctl_rules(scmp_filter_ctx ctx) {
   return {};
 }
 
+// prlimit64 on another process: every process of a sandbox has the same
+// uid, so the kernel would let one lower the limits of the sandbox's PID 1
+// (starving it of descriptors). Only the caller's own limits (pid 0) may change.
+base::Status add_prlimit_rules(scmp_filter_ctx ctx) {
+  return add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "prlimit64", {SCMP_A0_64(SCMP_CMP_NE, 0)});
+}
+
 // Deny `call` (socket or socketpair) for every first argument except the
 // exact values of `allowed` (ascending). A value with bits above 32 set is
 // refused too, even if the kernel would truncate it to an allowed family.
@@ -176,7 +183,8 @@ std::string describe(const SeccompOptions& options) {
       "seccomp: " + native_arch_name() + " only (other ABIs killed), " +
       std::to_string(denied_syscall_names().size()) +
       " syscalls EPERM, clone namespace flags EPERM, clone3 ENOSYS, personality "
-      "other than PER_LINUX EPERM, ioctl TIOCSTI/TIOCLINUX EPERM, socket families: " +
+      "other than PER_LINUX EPERM, ioctl TIOCSTI/TIOCLINUX EPERM, prlimit64 of another "
+      "process EPERM, socket families: " +
       (options.allow_inet_sockets ? "unix, inet, inet6" : "unix") + " (others EAFNOSUPPORT)";
   if (!absent.empty()) text += "; not on this architecture: " + absent;
   return text;
@@ -193,6 +201,7 @@ base::Result<std::string> install_seccomp_filter(const SeccompOptions& options) 
   if (auto s = add_clone_rules(ctx); !s) return s.error();
   if (auto s = add_personality_rules(ctx); !s) return s.error();
   if (auto s = add_ioctl_rules(ctx); !s) return s.error();
+  if (auto s = add_prlimit_rules(ctx); !s) return s.error();
   if (auto s = add_socket_rules(ctx, options); !s) return s.error();
   if (int rc = seccomp_load(ctx); rc < 0) {
     // EACCES: neither no_new_privs nor CAP_SYS_ADMIN (SCMP_FLTATR_CTL_NNP is off).

@@ -145,7 +145,9 @@ base::Result<SandboxSetup> plan_sandbox_setup(const policy::SandboxSpec& spec,
     steps.push_back(bind(path, path, false, false));
   }
   for (const auto& mount : spec.mounts) {
-    if (auto ok = check_caller_path("mounts", mount.source); !ok) return ok.error();
+    if (struct stat st {}; ::stat(mount.source.c_str(), &st) != 0) {
+      return base::errno_error("mounts: source \"" + mount.source + "\"");
+    }
     if (auto ok = check_target("mounts", mount.target); !ok) return ok.error();
     steps.push_back(bind(mount.source, mount.target, mount.read_only, false));
     if (!mount.read_only) setup.landlock_rules.read_write.push_back(mount.target);
@@ -176,7 +178,9 @@ json to_json(const SandboxSetup& setup) {
           {"hostname", setup.hostname},
           {"workdir", setup.workdir},
           {"ownNetwork", setup.own_network},
+          {"seccomp", setup.seccomp},
           {"seccompAllowInet", setup.seccomp_allow_inet},
+          {"cgroupNamespace", setup.cgroup_namespace},
           {"landlock", setup.landlock},
           {"landlockRules",
            {{"readOnly", rules.read_only},
@@ -208,7 +212,9 @@ base::Result<SandboxSetup> setup_from_json(const json& j) {
     setup.hostname = j.at("hostname").get<std::string>();
     setup.workdir = j.at("workdir").get<std::string>();
     setup.own_network = j.at("ownNetwork").get<bool>();
+    setup.seccomp = j.at("seccomp").get<bool>();
     setup.seccomp_allow_inet = j.at("seccompAllowInet").get<bool>();
+    setup.cgroup_namespace = j.at("cgroupNamespace").get<bool>();
     setup.landlock = j.at("landlock").get<bool>();
     const auto& r = j.at("landlockRules");
     auto& rules = setup.landlock_rules;

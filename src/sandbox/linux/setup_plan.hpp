@@ -31,7 +31,9 @@ struct SandboxSetup {
   std::string hostname = "agentd";
   std::string workdir = "/workspace";  // as seen inside
   bool own_network = true;             // bring loopback up in the new net namespace
+  bool seccomp = true;
   bool seccomp_allow_inet = true;
+  bool cgroup_namespace = true;  // unshare(CLONE_NEWCGROUP) once in the sandbox's cgroup
   bool landlock = true;
   LandlockRules landlock_rules;
 };

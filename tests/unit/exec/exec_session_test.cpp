@@ -67,31 +67,82 @@ std::optional<int> reap_orphan(pid_t pid) {
   return std::nullopt;
 }
 
-pid_t read_pid_file(const std::string& path) {
-  std::string text = read_file(path);
-  return text.empty() ? -1 : pid_t(std::stol(text));
-}
-
-class ExecSessionTest : public ::testing::Test {
+// A sandbox of one backend per test, and ways to launch execs in it and to
+// check on the processes they leave behind.
+class ExecTestBase : public ::testing::Test {
  protected:
+  // Creates the sandbox; skips the test when the backend cannot run here.
+  void start(policy::Isolation isolation) {
+    isolation_ = isolation;
+    runner_ = std::make_unique<test_support::ExecRunner>(isolation);
+    if (!runner_->backend_info().available) {
+      GTEST_SKIP() << runner_->backend_info().name
+                   << " unavailable: " << runner_->backend_info().reason;
+    }
+    ASSERT_TRUE(runner_->ready()) << runner_->not_ready_reason();
+  }
+  bool is_linux() const { return isolation_ == policy::Isolation::kLinux; }
+
   ExecRun run(const LaunchRequest& req, ExecSession::Options options = {},
-              const test_support::HostExecRunner::OnStart& on_start = {},
-              const test_support::HostExecRunner::OnOutput& on_output = {}) {
-    ExecRun r = runner_.run(req, options, on_start, on_output);
+              const test_support::ExecRunner::OnStart& on_start = {},
+              const test_support::ExecRunner::OnOutput& on_output = {}) {
+    ExecRun r = runner_->run(req, options, on_start, on_output);
     if (!r.launch_failure) {
       EXPECT_TRUE(r.finished) << "the exec did not finish";
       EXPECT_EQ(r.exit_calls, 1) << "on_exit must be called exactly once";
     }
     return r;
   }
-  LaunchRequest sh(const std::string& script) { return runner_.request({"sh", "-c", script}); }
+  LaunchRequest request(std::vector<std::string> argv) { return runner_->request(std::move(argv)); }
+  LaunchRequest sh(const std::string& script) { return request({"sh", "-c", script}); }
 
-  test_support::HostExecRunner runner_;
+  // Expects that the process `pid` (as the sandbox sees it) that an exec
+  // left behind was killed. Host-direct: this process is its subreaper
+  // (become_subreaper before the exec) and reaps it. Linux: the pid lives in
+  // the sandbox's pid namespace and its init reaps it, so a second exec
+  // watches /proc there until the pid is gone.
+  void expect_killed(const std::string& pid_file, const std::string& what) {
+    pid_t pid = runner_->read_pid_file(pid_file);
+    ASSERT_GT(pid, 0) << what << ": no pid in " << pid_file;
+    if (is_linux()) {
+      EXPECT_TRUE(runner_->wait_until_gone_in_sandbox(pid))
+          << what << " " << pid << " outlived the exec";
+      return;
+    }
+    auto status = reap_orphan(pid);
+    ASSERT_TRUE(status.has_value()) << what << " " << pid << " outlived the exec";
+    EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  }
+
+  policy::Isolation isolation_ = policy::Isolation::kNone;
+  std::unique_ptr<test_support::ExecRunner> runner_;
+};
+
+// The contract both backends share: every test runs on host-direct and on
+// linux (skipped where the linux backend cannot run).
+class ExecSessionTest : public ExecTestBase,
+                        public ::testing::WithParamInterface<policy::Isolation> {
+ protected:
+  void SetUp() override { start(GetParam()); }
+};
+
+INSTANTIATE_TEST_SUITE_P(Backends, ExecSessionTest,
+                         ::testing::Values(policy::Isolation::kNone, policy::Isolation::kLinux),
+                         [](const auto& info) {
+                           return test_support::isolation_test_name(info.param);
+                         });
+
+// Details of host-direct alone: its launch runs in agentd's own process
+// (fork of agentd, zombies, exit handlers), which a linux sandbox's init
+// does instead, out of this process's sight.
+class HostExecSessionTest : public ExecTestBase {
+ protected:
+  void SetUp() override { start(policy::Isolation::kNone); }
 };
 
 // --- exit status ---
 
-TEST_F(ExecSessionTest, ReportsTheExitCodeAndSeparatesStdoutFromStderr) {
+TEST_P(ExecSessionTest, ReportsTheExitCodeAndSeparatesStdoutFromStderr) {
   ExecRun r = run(sh("echo out; echo err >&2; exit 3"));
   EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
   EXPECT_EQ(r.outcome.exit_code, 3);
@@ -105,14 +156,14 @@ TEST_F(ExecSessionTest, ReportsTheExitCodeAndSeparatesStdoutFromStderr) {
   EXPECT_TRUE(r.outcome.usage.has_value());
 }
 
-TEST_F(ExecSessionTest, ExitZero) {
-  ExecRun r = run(runner_.request({"true"}));
+TEST_P(ExecSessionTest, ExitZero) {
+  ExecRun r = run(request({"true"}));
   EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
   EXPECT_EQ(r.outcome.exit_code, 0);
   EXPECT_THAT(r.out, IsEmpty());
 }
 
-TEST_F(ExecSessionTest, InterleavedStreamsStayApart) {
+TEST_P(ExecSessionTest, InterleavedStreamsStayApart) {
   ExecRun r = run(sh("i=0; while [ $i -lt 300 ]; do echo o$i; echo e$i >&2; i=$((i+1)); done"));
   std::string want_out, want_err;
   for (int i = 0; i < 300; ++i) {
@@ -125,7 +176,7 @@ TEST_F(ExecSessionTest, InterleavedStreamsStayApart) {
   EXPECT_EQ(r.outcome.stderr_bytes, want_err.size());
 }
 
-TEST_F(ExecSessionTest, ReportsTheSignalThatEndedTheLeader) {
+TEST_P(ExecSessionTest, ReportsTheSignalThatEndedTheLeader) {
   ExecRun r = run(sh("kill -TERM $$"));
   EXPECT_EQ(r.outcome.status, ExecStatus::kSignaled);
   EXPECT_EQ(r.outcome.signal, SIGTERM);
@@ -135,8 +186,8 @@ TEST_F(ExecSessionTest, ReportsTheSignalThatEndedTheLeader) {
 
 // --- stdin ---
 
-TEST_F(ExecSessionTest, StdinPipeDeliversBytesAndEof) {
-  LaunchRequest req = runner_.request({"cat"});
+TEST_P(ExecSessionTest, StdinPipeDeliversBytesAndEof) {
+  LaunchRequest req = request({"cat"});
   req.stdin_pipe = true;
   std::vector<std::optional<std::string>> write_results;
   ExecRun r = run(req, {}, [&](ExecSession& session) {
@@ -156,11 +207,11 @@ TEST_F(ExecSessionTest, StdinPipeDeliversBytesAndEof) {
   EXPECT_EQ(write_results[2], std::nullopt);
 }
 
-TEST_F(ExecSessionTest, LargeStdinIsWrittenWhileOutputIsRead) {
+TEST_P(ExecSessionTest, LargeStdinIsWrittenWhileOutputIsRead) {
   // Far more than a pipe holds in both directions: needs concurrent pumping.
   std::string input;
   for (int i = 0; input.size() < (3u << 20); ++i) input += "line " + std::to_string(i) + "\n";
-  LaunchRequest req = runner_.request({"cat"});
+  LaunchRequest req = request({"cat"});
   req.stdin_pipe = true;
   std::optional<std::string> write_error = "not called";
   ExecRun r = run(req, {}, [&](ExecSession& session) {
@@ -172,9 +223,9 @@ TEST_F(ExecSessionTest, LargeStdinIsWrittenWhileOutputIsRead) {
   EXPECT_TRUE(r.out == input);
 }
 
-TEST_F(ExecSessionTest, WithoutAStdinPipeStdinIsEmptyAndWritesAreRefused) {
+TEST_P(ExecSessionTest, WithoutAStdinPipeStdinIsEmptyAndWritesAreRefused) {
   std::optional<std::string> write_error;
-  ExecRun r = run(runner_.request({"cat"}), {}, [&](ExecSession& session) {
+  ExecRun r = run(request({"cat"}), {}, [&](ExecSession& session) {
     EXPECT_FALSE(session.accepts_stdin());
     session.write_stdin("x", false, [&](auto error) { write_error = error; });
   });
@@ -185,7 +236,7 @@ TEST_F(ExecSessionTest, WithoutAStdinPipeStdinIsEmptyAndWritesAreRefused) {
   EXPECT_THAT(*write_error, HasSubstr("stdin"));
 }
 
-TEST_F(ExecSessionTest, WritesPendingWhenTheProcessExitsFail) {
+TEST_P(ExecSessionTest, WritesPendingWhenTheProcessExitsFail) {
   LaunchRequest req = sh("exit 0");  // never reads its stdin
   req.stdin_pipe = true;
   std::optional<std::string> write_error;
@@ -202,12 +253,12 @@ TEST_F(ExecSessionTest, WritesPendingWhenTheProcessExitsFail) {
 
 // --- back-pressure ---
 
-TEST_F(ExecSessionTest, ReadsWaitForRoomAndLoseNothing) {
+TEST_P(ExecSessionTest, ReadsWaitForRoomAndLoseNothing) {
   // The consumer grants room later, from the event loop, one read at a time.
   int waits = 0;
-  runner_.set_wait_for_room([&](std::function<void()> resume) {
+  runner_->set_wait_for_room([&](std::function<void()> resume) {
     ++waits;
-    boost::asio::post(runner_.io(), std::move(resume));
+    boost::asio::post(runner_->io(), std::move(resume));
   });
   ExecRun r = run(sh("head -c 300000 /dev/zero | tr '\\0' a; echo done >&2"));
   EXPECT_EQ(r.outcome.exit_code, 0);
@@ -218,15 +269,15 @@ TEST_F(ExecSessionTest, ReadsWaitForRoomAndLoseNothing) {
 
 // --- limits ---
 
-TEST_F(ExecSessionTest, WallTimeLimitEndsTheExecAsTimeout) {
-  ExecRun r = run(runner_.request({"sleep", "1000"}), {.wall_time_ms = 200});
+TEST_P(ExecSessionTest, WallTimeLimitEndsTheExecAsTimeout) {
+  ExecRun r = run(request({"sleep", "1000"}), {.wall_time_ms = 200});
   EXPECT_EQ(r.outcome.status, ExecStatus::kTimeout);
   EXPECT_EQ(r.outcome.signal, SIGKILL);
   EXPECT_THAT(r.outcome.reason, HasSubstr("wall time"));
 }
 
-TEST_F(ExecSessionTest, OutputLimitStopsTheExecAtExactlyTheLimit) {
-  ExecRun r = run(runner_.request({"yes"}), {.max_output_bytes = 100000});
+TEST_P(ExecSessionTest, OutputLimitStopsTheExecAtExactlyTheLimit) {
+  ExecRun r = run(request({"yes"}), {.max_output_bytes = 100000});
   EXPECT_EQ(r.outcome.status, ExecStatus::kOutputLimit);
   EXPECT_TRUE(r.outcome.truncated);
   EXPECT_EQ(r.outcome.stdout_bytes, 100000u);
@@ -235,8 +286,11 @@ TEST_F(ExecSessionTest, OutputLimitStopsTheExecAtExactlyTheLimit) {
   EXPECT_THAT(r.outcome.reason, HasSubstr("maxOutputBytes"));
 }
 
-TEST_F(ExecSessionTest, OutputLimitCountsBothStreams) {
-  ExecRun r = run(sh("while :; do echo out; echo err >&2; done"), {.max_output_bytes = 5000});
+TEST_P(ExecSessionTest, OutputLimitCountsBothStreams) {
+  // stderr first, so that its bytes are counted before stdout fills the limit
+  // (two pipes are read in no guaranteed order).
+  ExecRun r = run(sh("echo err >&2; sleep 0.3; while :; do echo out; echo err >&2; done"),
+                  {.max_output_bytes = 5000});
   EXPECT_EQ(r.outcome.status, ExecStatus::kOutputLimit);
   EXPECT_TRUE(r.outcome.truncated);
   EXPECT_EQ(r.outcome.stdout_bytes + r.outcome.stderr_bytes, 5000u);
@@ -246,17 +300,16 @@ TEST_F(ExecSessionTest, OutputLimitCountsBothStreams) {
   EXPECT_GT(r.outcome.stderr_bytes, 0u);
 }
 
-TEST_F(ExecSessionTest, OutputExactlyAtTheLimitIsNotTruncated) {
-  ExecRun r =
-      run(runner_.request({"head", "-c", "70000", "/dev/zero"}), {.max_output_bytes = 70000});
+TEST_P(ExecSessionTest, OutputExactlyAtTheLimitIsNotTruncated) {
+  ExecRun r = run(request({"head", "-c", "70000", "/dev/zero"}), {.max_output_bytes = 70000});
   EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
   EXPECT_FALSE(r.outcome.truncated);
   EXPECT_EQ(r.outcome.stdout_bytes, 70000u);
   EXPECT_EQ(r.out, std::string(70000, '\0'));
 }
 
-TEST_F(ExecSessionTest, CpuTimeLimitEndsTheExecAsTimeout) {
-  LaunchRequest req = runner_.request({kChild, "spin"});
+TEST_P(ExecSessionTest, CpuTimeLimitEndsTheExecAsTimeout) {
+  LaunchRequest req = request({kChild, "spin"});
   req.limits.cpu_time_ms = 1000;
   ExecRun r = run(req, {.wall_time_ms = 50000, .cpu_time_ms = 1000});
   EXPECT_EQ(r.outcome.status, ExecStatus::kTimeout);
@@ -265,7 +318,7 @@ TEST_F(ExecSessionTest, CpuTimeLimitEndsTheExecAsTimeout) {
   EXPECT_TRUE(*r.outcome.signal == SIGXCPU || *r.outcome.signal == SIGKILL) << *r.outcome.signal;
 }
 
-TEST_F(ExecSessionTest, RlimitsAreAppliedInTheChild) {
+TEST_P(ExecSessionTest, RlimitsAreAppliedInTheChild) {
   LaunchRequest req = sh("ulimit -n; ulimit -c");
   req.limits.max_open_files = 77;
   ExecRun r = run(req);
@@ -274,7 +327,7 @@ TEST_F(ExecSessionTest, RlimitsAreAppliedInTheChild) {
 
 // --- kill ---
 
-TEST_F(ExecSessionTest, KillOnRequestEndsTheExecAsKilled) {
+TEST_P(ExecSessionTest, KillOnRequestEndsTheExecAsKilled) {
   ExecRun r = run(sh("echo ready; exec sleep 1000"), {}, {},
                   [](ExecSession& session, Stream, std::string_view) { session.kill(SIGTERM); });
   EXPECT_EQ(r.outcome.status, ExecStatus::kKilled);
@@ -282,72 +335,77 @@ TEST_F(ExecSessionTest, KillOnRequestEndsTheExecAsKilled) {
   EXPECT_EQ(r.out, "ready\n");
 }
 
-TEST_F(ExecSessionTest, KillReachesTheWholeProcessGroup) {
+TEST_P(ExecSessionTest, KillReachesTheWholeProcessGroup) {
   become_subreaper();
-  std::string pid_file = runner_.workdir() + "/grandchild.pid";
-  ExecRun r = run(runner_.request({kChild, "grandchild", pid_file}), {}, {},
+  ExecRun r = run(request({kChild, "grandchild", runner_->visible_path("grandchild.pid")}), {}, {},
                   [](ExecSession& session, Stream, std::string_view) { session.kill(SIGKILL); });
   EXPECT_EQ(r.outcome.status, ExecStatus::kKilled);
   EXPECT_EQ(r.out, "ready\n");
-  pid_t grandchild = read_pid_file(pid_file);
-  ASSERT_GT(grandchild, 0);
-  auto status = reap_orphan(grandchild);
-  ASSERT_TRUE(status.has_value()) << "the grandchild " << grandchild << " outlived the exec";
-  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  expect_killed("grandchild.pid", "the grandchild");
 }
 
-TEST_F(ExecSessionTest, TimeoutKillsADoubleForkedGrandchild) {
+TEST_P(ExecSessionTest, TimeoutKillsADoubleForkedGrandchild) {
   become_subreaper();
-  std::string pid_file = runner_.workdir() + "/grandchild.pid";
   // Long enough for the helper to get going on a loaded machine.
-  ExecRun r = run(runner_.request({kChild, "grandchild", pid_file}), {.wall_time_ms = 3000});
+  ExecRun r = run(request({kChild, "grandchild", runner_->visible_path("grandchild.pid")}),
+                  {.wall_time_ms = 3000});
   EXPECT_EQ(r.outcome.status, ExecStatus::kTimeout);
   ASSERT_EQ(r.out, "ready\n") << "the helper did not get ready before the timeout";
-  pid_t grandchild = read_pid_file(pid_file);
-  ASSERT_GT(grandchild, 0);
-  auto status = reap_orphan(grandchild);
-  ASSERT_TRUE(status.has_value()) << "the grandchild " << grandchild << " outlived the exec";
-  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  expect_killed("grandchild.pid", "the grandchild");
 }
 
-TEST_F(ExecSessionTest, LeaderExitWhileABackgroundChildHoldsStdoutFinishes) {
+TEST_P(ExecSessionTest, LeaderExitWhileABackgroundChildHoldsStdoutFinishes) {
   become_subreaper();
-  std::string pid_file = runner_.workdir() + "/orphan.pid";
-  ExecRun r = run(runner_.request({kChild, "orphan", pid_file}));
+  ExecRun r = run(request({kChild, "orphan", runner_->visible_path("orphan.pid")}));
   EXPECT_EQ(r.outcome.status, ExecStatus::kExited);
   EXPECT_EQ(r.outcome.exit_code, 0);
-  pid_t orphan = read_pid_file(pid_file);
-  ASSERT_GT(orphan, 0);
-  auto status = reap_orphan(orphan);
-  ASSERT_TRUE(status.has_value()) << "the background child " << orphan << " outlived the exec";
-  EXPECT_TRUE(WIFSIGNALED(*status) && WTERMSIG(*status) == SIGKILL);
+  expect_killed("orphan.pid", "the background child");
 }
 
 // --- launch ---
 
-TEST_F(ExecSessionTest, MissingExecutableIsASetupFailure) {
-  ExecRun r = run(runner_.request({"agentd-no-such-command-xyz"}));
+// The exec never starts: a LaunchFailure without a field (not the caller's
+// params at fault), which the API turns into a setupError outcome. The
+// wording differs: host-direct searches PATH itself ("not found on PATH"),
+// the linux init reports the failed execve.
+TEST_P(ExecSessionTest, MissingExecutableIsASetupFailure) {
+  ExecRun r = run(request({"agentd-no-such-command-xyz"}));
   ASSERT_TRUE(r.launch_failure.has_value());
   EXPECT_EQ(r.launch_failure->field, "");
-  EXPECT_THAT(r.launch_failure->message, HasSubstr("not found"));
+  EXPECT_THAT(r.launch_failure->message, HasSubstr("\"agentd-no-such-command-xyz\""));
   ExecOutcome outcome = setup_error_outcome(r.launch_failure->message);
   EXPECT_EQ(outcome.status, ExecStatus::kSetupError);
   EXPECT_EQ(outcome.reason, r.launch_failure->message);
 }
 
-TEST_F(ExecSessionTest, ExecveFailuresNameTheCall) {
-  ExecRun missing = run(runner_.request({"/nonexistent/agentd/tool"}));
+TEST_F(HostExecSessionTest, MissingExecutableIsNotFoundOnPath) {
+  ExecRun r = run(request({"agentd-no-such-command-xyz"}));
+  ASSERT_TRUE(r.launch_failure.has_value());
+  EXPECT_THAT(r.launch_failure->message, HasSubstr("not found"));
+}
+
+TEST_P(ExecSessionTest, ExecveFailuresNameTheCall) {
+  ExecRun missing = run(request({"/nonexistent/agentd/tool"}));
   ASSERT_TRUE(missing.launch_failure.has_value());
   EXPECT_EQ(missing.launch_failure->field, "");
   EXPECT_THAT(missing.launch_failure->message, HasSubstr("execve"));
   EXPECT_THAT(missing.launch_failure->message, HasSubstr("No such file"));
 
-  std::string script = runner_.workdir() + "/not-executable";
-  std::ofstream(script) << "#!/bin/sh\necho hi\n";
-  ::chmod(script.c_str(), 0600);
-  ExecRun denied = run(runner_.request({script}));
+  std::ofstream(runner_->host_path("not-executable")) << "#!/bin/sh\necho hi\n";
+  ::chmod(runner_->host_path("not-executable").c_str(), 0600);
+  ExecRun denied = run(request({runner_->visible_path("not-executable")}));
   ASSERT_TRUE(denied.launch_failure.has_value());
+  EXPECT_EQ(denied.launch_failure->field, "");
   EXPECT_THAT(denied.launch_failure->message, HasSubstr("Permission denied"));
+}
+
+TEST_P(ExecSessionTest, AChildSetupFailureNamesTheStep) {
+  LaunchRequest req = request({"true"});
+  req.limits.max_open_files = uint64_t(1) << 40;  // above fs.nr_open: EPERM even for root
+  ExecRun r = run(req);
+  ASSERT_TRUE(r.launch_failure.has_value());
+  EXPECT_EQ(r.launch_failure->field, "");
+  EXPECT_THAT(r.launch_failure->message, HasSubstr("setrlimit"));
 }
 
 // The pids of this process's children, alive or zombie, read from /proc.
@@ -368,9 +426,12 @@ std::set<pid_t> children_of_this_process() {
   return out;
 }
 
-TEST_F(ExecSessionTest, AFailedLaunchLeavesNoZombie) {
+// Host-direct forks agentd itself: the child of a failed launch is agentd's
+// to reap. (In a linux sandbox the init forks and reaps it; see
+// LinuxExecTest.AFailedLaunchLeavesNoZombieInTheSandbox.)
+TEST_F(HostExecSessionTest, AFailedLaunchLeavesNoZombie) {
   auto before = children_of_this_process();
-  ExecRun r = run(runner_.request({"/nonexistent/agentd/tool"}));
+  ExecRun r = run(request({"/nonexistent/agentd/tool"}));
   ASSERT_TRUE(r.launch_failure.has_value());
   // launch returned: the forked child must be reaped already, not left as a
   // zombie that nobody will ever wait for.
@@ -378,14 +439,12 @@ TEST_F(ExecSessionTest, AFailedLaunchLeavesNoZombie) {
   for (pid_t pid : after) EXPECT_EQ(before.count(pid), 1u) << "child " << pid << " left behind";
 }
 
-TEST_F(ExecSessionTest, AChildSetupFailureNamesTheStepAndLeavesNoZombie) {
+TEST_F(HostExecSessionTest, AChildSetupFailureLeavesNoZombie) {
   auto before = children_of_this_process();
-  LaunchRequest req = runner_.request({"true"});
+  LaunchRequest req = request({"true"});
   req.limits.max_open_files = uint64_t(1) << 40;  // above fs.nr_open: EPERM even for root
   ExecRun r = run(req);
   ASSERT_TRUE(r.launch_failure.has_value());
-  EXPECT_EQ(r.launch_failure->field, "");
-  EXPECT_THAT(r.launch_failure->message, HasSubstr("setrlimit"));
   for (pid_t pid : children_of_this_process()) {
     EXPECT_EQ(before.count(pid), 1u) << "child " << pid << " left behind";
   }
@@ -401,14 +460,16 @@ void mark_exit_in_child() {
   if (fd >= 0) ::close(fd);
 }
 
-TEST_F(ExecSessionTest, AFailedExecveDoesNotRunTheParentsExitHandlers) {
+// Host-direct only: there the forked child is a copy of this process. (A
+// linux sandbox's children are forked by agentd-sandbox-init.)
+TEST_F(HostExecSessionTest, AFailedExecveDoesNotRunTheParentsExitHandlers) {
   // The forked child is a copy of agentd: after a failed execve it must
   // _exit, not exit(), which would run agentd's atexit handlers and static
   // destructors (and flush its stdio buffers) in the child.
   g_test_pid = ::getpid();
-  g_exit_marker = runner_.workdir() + "/exit-handlers-ran";
+  g_exit_marker = runner_->host_path("exit-handlers-ran");
   ASSERT_EQ(std::atexit(mark_exit_in_child), 0);
-  ExecRun r = run(runner_.request({"/nonexistent/agentd/tool"}));
+  ExecRun r = run(request({"/nonexistent/agentd/tool"}));
   ASSERT_TRUE(r.launch_failure.has_value());
   // A leaked child would still be running its handlers: wait for it.
   for (pid_t pid : children_of_this_process()) ::waitpid(pid, nullptr, 0);
@@ -416,25 +477,29 @@ TEST_F(ExecSessionTest, AFailedExecveDoesNotRunTheParentsExitHandlers) {
   g_exit_marker.clear();
 }
 
-TEST_F(ExecSessionTest, CwdIsResolvedInsideTheWorkdir) {
-  ASSERT_EQ(::mkdir((runner_.workdir() + "/sub").c_str(), 0700), 0);
-  for (const std::string& cwd :
-       std::vector<std::string>{"sub", runner_.workdir() + "/sub", "sub/../sub"}) {
+// cwd is relative to the workdir or absolute under the workdir as the
+// sandbox sees it (visible_workdir: the host path on host-direct,
+// /workspace on linux).
+TEST_P(ExecSessionTest, CwdIsResolvedInsideTheWorkdir) {
+  ExecRun made = run(sh("mkdir sub"));
+  ASSERT_EQ(made.outcome.exit_code, 0) << made.err;
+  const std::string& visible = runner_->visible_workdir();
+  for (const std::string& cwd : std::vector<std::string>{"sub", visible + "/sub", "sub/../sub"}) {
     LaunchRequest req = sh("pwd -P");
     req.cwd = cwd;
     ExecRun r = run(req);
     ASSERT_FALSE(r.launch_failure.has_value()) << cwd << ": " << r.launch_failure->message;
-    EXPECT_EQ(r.out, runner_.workdir() + "/sub\n")
+    EXPECT_EQ(r.out, visible + "/sub\n")
         << cwd << " stderr: " << r.err << " status: " << status_name(r.outcome.status)
         << " code: " << r.outcome.exit_code.value_or(-1)
         << " signal: " << r.outcome.signal.value_or(-1);
   }
   ExecRun r = run(sh("pwd -P"));
-  EXPECT_EQ(r.out, runner_.workdir() + "\n");
+  EXPECT_EQ(r.out, visible + "\n");
 }
 
-TEST_F(ExecSessionTest, CwdOutsideTheWorkdirIsRefused) {
-  ASSERT_EQ(::symlink("/etc", (runner_.workdir() + "/etc_link").c_str()), 0);
+TEST_P(ExecSessionTest, CwdOutsideTheWorkdirIsRefused) {
+  ASSERT_EQ(::symlink("/etc", runner_->host_path("etc_link").c_str()), 0);
   for (const std::string& cwd :
        std::vector<std::string>{"../..", "/etc", "/", "etc_link", "sub/../../..", "no-such-dir"}) {
     LaunchRequest req = sh("pwd");
@@ -447,11 +512,11 @@ TEST_F(ExecSessionTest, CwdOutsideTheWorkdirIsRefused) {
 
 // --- what the child sees ---
 
-TEST_F(ExecSessionTest, ChildSeesOnlyStdioFds) {
+TEST_P(ExecSessionTest, ChildSeesOnlyStdioFds) {
   // An fd agentd holds without CLOEXEC must not leak into the child either.
   int leak = ::open("/dev/null", O_RDONLY);
   ASSERT_GE(leak, 3);
-  ExecRun r = run(runner_.request({kChild, "fds"}));
+  ExecRun r = run(request({kChild, "fds"}));
   ::close(leak);
   auto fds = lines_of(r.out);
   std::sort(fds.begin(), fds.end());
@@ -459,14 +524,14 @@ TEST_F(ExecSessionTest, ChildSeesOnlyStdioFds) {
   EXPECT_EQ(r.outcome.exit_code, 0) << r.err;
 }
 
-TEST_F(ExecSessionTest, LsOfProcSelfFdShowsStdioAndItsOwnDirectory) {
-  ExecRun r = run(runner_.request({"ls", "/proc/self/fd"}));
+TEST_P(ExecSessionTest, LsOfProcSelfFdShowsStdioAndItsOwnDirectory) {
+  ExecRun r = run(request({"ls", "/proc/self/fd"}));
   // ls opens the directory it lists: that is fd 3, and nothing else.
   EXPECT_THAT(lines_of(r.out), ElementsAre("0", "1", "2", "3"));
 }
 
-TEST_F(ExecSessionTest, ChildGetsExactlyTheGivenEnvironment) {
-  LaunchRequest req = runner_.request({"env"});
+TEST_P(ExecSessionTest, ChildGetsExactlyTheGivenEnvironment) {
+  LaunchRequest req = request({"env"});
   req.env["AGENTD_TEST"] = "a b=c";
   ::setenv("AGENTD_LEAK_CHECK", "1", 1);
   ExecRun r = run(req);
@@ -478,14 +543,14 @@ TEST_F(ExecSessionTest, ChildGetsExactlyTheGivenEnvironment) {
   EXPECT_EQ(got, want);
 }
 
-TEST_F(ExecSessionTest, ChildIsAProcessGroupLeaderWithCleanSignalState) {
+TEST_P(ExecSessionTest, ChildIsAProcessGroupLeaderWithCleanSignalState) {
   // Ignore and block signals here: the child must not inherit either.
   ::signal(SIGUSR1, SIG_IGN);
   sigset_t block, old;
   sigemptyset(&block);
   sigaddset(&block, SIGUSR2);
   ::sigprocmask(SIG_BLOCK, &block, &old);
-  ExecRun r = run(runner_.request({"cat", "/proc/self/stat", "/proc/self/status"}));
+  ExecRun r = run(request({"cat", "/proc/self/stat", "/proc/self/status"}));
   ::sigprocmask(SIG_SETMASK, &old, nullptr);
   ::signal(SIGUSR1, SIG_DFL);
 
