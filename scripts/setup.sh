@@ -9,7 +9,7 @@ APT_PACKAGES=(
   build-essential cmake pkg-config
   nlohmann-json3-dev libboost1.81-dev libboost-filesystem1.81-dev
   libgtest-dev libgmock-dev librapidcheck-dev libcli11-dev
-  libseccomp-dev libcap-dev
+  libseccomp-dev libcap-dev libtomlplusplus-dev
   nodejs npm
 )
 

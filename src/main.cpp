@@ -10,9 +10,12 @@
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
 #include <cstring>
+#include <memory>
 #include <optional>
 
+#include "api/audit_log.hpp"
 #include "api/session.hpp"
+#include "policy/config.hpp"
 #include "base/log.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/transport.hpp"
@@ -31,6 +34,11 @@ struct Options {
   size_t max_message_bytes = 64u << 20;
   std::string workdir_root = sandbox::default_workdir_root();
   std::string log_level = "info";
+  std::string config_path;  // --config; empty: the default path, if it exists
+  std::string audit_log_path;
+  uint64_t audit_log_max_bytes = api::AuditLog::kDefaultMaxBytes;
+  std::shared_ptr<const policy::ProfileSet> profiles;
+  std::shared_ptr<api::AuditLog> audit;
 };
 
 // Gives the protocol its own CLOEXEC descriptors (fresh open file descriptions
@@ -64,6 +72,30 @@ std::pair<int, int> take_protocol_fds() {
   return {in, out};
 }
 
+// Reads the config file and opens the audit log; false (after saying why on
+// stderr) when agentd must not start.
+bool load_start_up_files(Options& options) {
+  bool given = !options.config_path.empty();
+  std::string path = given ? options.config_path : policy::default_config_path();
+  if (!path.empty()) {
+    auto profiles = policy::load_config(path, /*optional=*/!given);
+    if (!profiles) {
+      base::log_error("config: " + profiles.error().message());
+      return false;
+    }
+    options.profiles = std::make_shared<const policy::ProfileSet>(std::move(*profiles));
+  }
+  if (!options.audit_log_path.empty()) {
+    auto audit = api::AuditLog::open(options.audit_log_path, options.audit_log_max_bytes);
+    if (!audit) {
+      base::log_error("audit log: " + audit.error().message());
+      return false;
+    }
+    options.audit = std::move(*audit);
+  }
+  return true;
+}
+
 std::optional<base::LogLevel> parse_level(const std::string& name) {
   if (name == "error") return base::LogLevel::kError;
   if (name == "warn") return base::LogLevel::kWarn;
@@ -93,6 +125,8 @@ int serve(const Options& options) {
   server_options.version = AGENTD_VERSION;
   server_options.workdir_root = options.workdir_root;
   server_options.max_message_bytes = options.max_message_bytes;
+  server_options.profiles = options.profiles;
+  server_options.audit = options.audit;
   server_options.framing = [&transport] { return rpc::framing_name(transport.framing()); };
   server_options.wait_for_room = [&transport](std::function<void()> resume) {
     transport.when_drained(std::move(resume));
@@ -141,7 +175,16 @@ int main(int argc, char** argv) {
                  "where host-direct sandboxes get their workdirs");
   app.add_option("--log-level", options.log_level, "error, warn, info or debug (stderr)")
       ->check(CLI::IsMember({"error", "warn", "info", "debug"}));
+  app.add_option("--config", options.config_path,
+                 "TOML config file (profiles, default limits, protected paths); default "
+                 "$XDG_CONFIG_HOME/agentd/config.toml when it exists");
+  app.add_option("--audit-log", options.audit_log_path,
+                 "append a JSON Lines audit record per sandbox, exec and refused request");
+  app.add_option("--audit-log-max-bytes", options.audit_log_max_bytes,
+                 "rotate the audit log at this size, keeping PATH.1 to PATH.3")
+      ->check(CLI::Range(uint64_t(1024), uint64_t(1) << 40));
   CLI11_PARSE(app, argc, argv);
   base::set_log_level(*parse_level(options.log_level));
+  if (!load_start_up_files(options)) return 2;
   return serve(options);
 }

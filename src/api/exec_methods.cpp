@@ -57,17 +57,15 @@ void Session::exec_start(const json& params, rpc::Reply reply, bool run) {
 
   std::unique_ptr<rpc::Reply> run_reply;
   if (run) run_reply = std::make_unique<rpc::Reply>(std::move(reply));
-  json started;
-  std::string exec_id = start_exec(sandbox, exec_params, std::move(run_reply), started);
+  json started = start_exec(sandbox, exec_params, std::move(run_reply));
   if (!run) reply.result(std::move(started));
-  (void)exec_id;
 }
 
 // Launches the process and registers the exec. A launch that fails for a
 // reason of the request (bad cwd) throws InvalidParams; any other failure
 // becomes an exec that ends at once with status setupError.
-std::string Session::start_exec(SandboxEntry& sandbox, const ExecParams& params,
-                                std::unique_ptr<rpc::Reply> run_reply, json& started) {
+json Session::start_exec(SandboxEntry& sandbox, const ExecParams& params,
+                         std::unique_ptr<rpc::Reply> run_reply) {
   exec::LaunchRequest request;
   request.argv = params.argv;
   request.cwd = params.cwd;
@@ -81,22 +79,26 @@ std::string Session::start_exec(SandboxEntry& sandbox, const ExecParams& params,
   }
 
   std::string exec_id = "ex-" + std::to_string(next_exec_++);
-  ExecEntry entry{exec_id, sandbox.id, params.argv, nullptr, OutputEncoder(params.utf8),
-                  OutputEncoder(params.utf8)};
+  ExecEntry entry{.id = exec_id,
+                  .sandbox_id = sandbox.id,
+                  .argv = params.argv,
+                  .session = nullptr,
+                  .stdout_encoder = OutputEncoder(params.utf8),
+                  .stderr_encoder = OutputEncoder(params.utf8)};
   entry.started = std::chrono::system_clock::now();
   entry.run_reply = std::move(run_reply);
   entry.pty = params.pty.has_value();
+  entry.cwd = params.cwd;
   ++sandbox.usage.exec_count;
 
   if (auto* failure = std::get_if<exec::LaunchFailure>(&launched)) {
     base::log_info(exec_id + ": setup error: " + failure->message);
-    started = {{"execId", exec_id}, {"pid", nullptr}};
-    auto [it, _] = execs_.emplace(exec_id, std::move(entry));
+    execs_.emplace(exec_id, std::move(entry));
     sandbox.exec_ids.push_back(exec_id);
     // Report the exit after the start reply, as for any other exec.
     exec::ExecOutcome outcome = exec::setup_error_outcome(failure->message);
     boost::asio::post(io_, [this, exec_id, outcome] { on_exec_exit(exec_id, outcome); });
-    return exec_id;
+    return {{"execId", exec_id}, {"pid", nullptr}};
   }
 
   exec::ExecSession::Options options{params.limits.wall_time_ms, params.limits.max_output_bytes,
@@ -119,12 +121,12 @@ std::string Session::start_exec(SandboxEntry& sandbox, const ExecParams& params,
       it->second.session->kill(SIGKILL);
     });
   }
-  started = {{"execId", exec_id}, {"pid", entry.session->pid()}};
+  json started = {{"execId", exec_id}, {"pid", entry.session->pid()}};
   base::log_debug(exec_id + ": started pid " + std::to_string(entry.session->pid()) + " in " +
                   sandbox.id);
   execs_.emplace(exec_id, std::move(entry));
   sandbox.exec_ids.push_back(exec_id);
-  return exec_id;
+  return started;
 }
 
 void Session::on_exec_output(const std::string& exec_id, exec::Stream stream,
@@ -158,6 +160,12 @@ void Session::on_exec_exit(const std::string& exec_id, const exec::ExecOutcome& 
   if (it == execs_.end()) return;
   ExecEntry entry = std::move(it->second);
   execs_.erase(it);
+  json record = outcome_to_json(outcome);
+  record["execId"] = entry.id;
+  record["sandboxId"] = entry.sandbox_id;
+  record["argv"] = entry.argv;
+  record["cwd"] = entry.cwd ? json(*entry.cwd) : json(nullptr);
+  audit("exec.finished", std::move(record));
   finish_exec(entry, outcome);
 
   auto sandbox = sandboxes_.find(entry.sandbox_id);

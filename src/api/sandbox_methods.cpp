@@ -1,6 +1,8 @@
 // sandbox/create, sandbox/list, sandbox/info, sandbox/destroy.
 #include <signal.h>
 
+#include <cstdlib>
+
 #include "api/session.hpp"
 #include "base/log.hpp"
 
@@ -55,8 +57,13 @@ policy::Limits enforced_limits(policy::Limits limits,
 
 void Session::sandbox_create(const json& params, rpc::Reply reply) {
   policy::SandboxSpec spec = parse_sandbox_create(params);
-  // Backends plan what they enforce from the limits that will apply.
-  spec.limits = policy::overlay(policy::default_limits(), spec.limits);
+  const auto* snapshot = snapshot_for_create(spec);  // params.fromSnapshot
+  // The profile fills in what the request left out, limits included:
+  // backends plan what they enforce from the limits that will apply.
+  const char* home = std::getenv("HOME");
+  if (auto refused = policy::apply_profile(*options_.profiles, spec, home ? home : "")) {
+    throw rpc::invalid_params("params." + refused->field + ": " + refused->message);
+  }
   std::string id = "sb-" + std::to_string(next_sandbox_++);
   auto created = backend_for(spec.isolation)->create(spec, id);
   if (auto* error = std::get_if<sandbox::CreateError>(&created)) {
@@ -65,6 +72,7 @@ void Session::sandbox_create(const json& params, rpc::Reply reply) {
   SandboxEntry entry;
   entry.id = id;
   entry.sandbox = std::move(std::get<0>(created));
+  if (snapshot) seed_from_snapshot(*snapshot, entry);
   entry.limits = enforced_limits(spec.limits, entry.sandbox->capabilities());
   entry.created = std::chrono::system_clock::now();
   entry.spec = std::move(spec);
@@ -77,6 +85,18 @@ void Session::sandbox_create(const json& params, rpc::Reply reply) {
                  {"network", policy::network_name(entry.sandbox->network())},
                  {"limits", limits_to_json(entry.limits)},
                  {"capabilities", features_to_json(entry.sandbox->capabilities())}};
+  json env_names = json::array();
+  for (const auto& [name, value] : entry.spec.env) env_names.push_back(name);
+  audit("sandbox.created", {{"sandboxId", id},
+                            {"profile", entry.spec.profile},
+                            {"isolation", result["isolation"]},
+                            {"workdir", result["workdir"]},
+                            {"network", result["network"]},
+                            {"limits", result["limits"]},
+                            {"readOnlyPaths", entry.spec.read_only_paths},
+                            {"readWritePaths", entry.spec.read_write_paths},
+                            {"envNames", std::move(env_names)},
+                            {"labels", entry.spec.labels}});
   sandboxes_.emplace(id, std::move(entry));
   reply.result(std::move(result));
 }
@@ -174,6 +194,7 @@ void Session::maybe_finish_destroy(std::string sandbox_id) {
   sandboxes_.erase(it);
   bool removed = entry.sandbox->destroy(entry.keep_workdir);
   base::log_info("destroyed sandbox " + sandbox_id);
+  audit("sandbox.destroyed", {{"sandboxId", sandbox_id}, {"workdirRemoved", removed}});
   json result = {{"sandboxId", sandbox_id}, {"workdirRemoved", removed}};
   for (auto& reply : entry.destroy_replies) reply.result(result);
 }

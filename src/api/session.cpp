@@ -12,6 +12,7 @@ inline constexpr const char* kProtocolVersion = "0.1.0";
 
 Session::Session(boost::asio::io_context& io, rpc::Dispatcher& dispatcher, ServerOptions options)
     : io_(io), dispatcher_(dispatcher), options_(std::move(options)) {
+  if (!options_.profiles) options_.profiles = std::make_shared<policy::ProfileSet>();
   host_backend_ = std::make_unique<sandbox::HostDirectBackend>(io_, options_.workdir_root);
   linux_backend_ = std::make_unique<sandbox::LinuxBackend>(io_, options_.workdir_root);
   bind_methods();
@@ -22,7 +23,7 @@ Session::~Session() { destroy_everything(); }
 void Session::bind_methods() {
   using namespace std::placeholders;
   auto bind = [this](const char* method, void (Session::*handler)(const json&, rpc::Reply)) {
-    dispatcher_.on_request(method, [this, handler](const json& params, rpc::Reply reply) {
+    on_request(method, [this, handler](const json& params, rpc::Reply reply) {
       (this->*handler)(params, std::move(reply));
     });
   };
@@ -35,16 +36,18 @@ void Session::bind_methods() {
   bind("exec/kill", &Session::exec_kill);
   bind("exec/resize", &Session::exec_resize);
   bind("exec/list", &Session::exec_list);
-  dispatcher_.on_request("exec/start", [this](const json& params, rpc::Reply reply) {
+  bind("profile/list", &Session::profile_list);
+  bind_file_methods();  // fs/*, sandbox/snapshot, sandbox/restore, snapshot/*
+  on_request("exec/start", [this](const json& params, rpc::Reply reply) {
     exec_start(params, std::move(reply), /*run=*/false);
   });
-  dispatcher_.on_request("exec/run", [this](const json& params, rpc::Reply reply) {
+  on_request("exec/run", [this](const json& params, rpc::Reply reply) {
     exec_start(params, std::move(reply), /*run=*/true);
   });
-  dispatcher_.on_request("sandbox/suspend", [this](const json& params, rpc::Reply reply) {
+  on_request("sandbox/suspend", [this](const json& params, rpc::Reply reply) {
     sandbox_suspend(params, std::move(reply), /*suspend=*/true);
   });
-  dispatcher_.on_request("sandbox/resume", [this](const json& params, rpc::Reply reply) {
+  on_request("sandbox/resume", [this](const json& params, rpc::Reply reply) {
     sandbox_suspend(params, std::move(reply), /*suspend=*/false);
   });
   dispatcher_.on_notification("initialized", [](const json&) {});
@@ -70,7 +73,8 @@ void Session::initialize(const json& params, rpc::Reply reply) {
         {"encodings", {"base64", "utf8"}},
         {"cancellation", "$/cancelRequest"}}},
       {"backends", {backend_to_json(host_backend_->info()), backend_to_json(linux_backend_->info())}},
-      {"defaultLimits", limits_to_json(policy::default_limits())},
+      {"defaultLimits", limits_to_json(options_.profiles->find("default")->limits)},
+      {"profiles", options_.profiles->names()},
   });
 }
 
@@ -109,7 +113,9 @@ void Session::destroy_everything() {
   // Child handles kill their process groups and reap when destroyed.
   execs_.clear();
   for (auto& [id, entry] : sandboxes_) {
-    if (entry.sandbox) entry.sandbox->destroy(entry.keep_workdir || entry.spec.keep_workdir);
+    if (!entry.sandbox) continue;
+    bool removed = entry.sandbox->destroy(entry.keep_workdir || entry.spec.keep_workdir);
+    audit("sandbox.destroyed", {{"sandboxId", id}, {"workdirRemoved", removed}, {"reason", "agentd exiting"}});
   }
   sandboxes_.clear();
 }

@@ -33,7 +33,10 @@ policy::EnvMap parse_env(rpc::ParamReader& params, const std::string& key) {
 
 namespace {
 
-policy::Isolation parse_isolation(rpc::ParamReader& params) {
+policy::Isolation parse_isolation(rpc::ParamReader& params, bool& explicit_isolation) {
+  explicit_isolation = params.has("isolation");
+  // A profile may imply isolation "linux" (never "none"; see apply_profile).
+  if (!explicit_isolation && params.has("profile")) return policy::Isolation::kLinux;
   if (!params.has("isolation")) {
     params.fail("isolation",
                 "is required: \"linux\" for an isolated sandbox, or \"none\" to run directly on "
@@ -94,13 +97,14 @@ std::vector<policy::BindMount> parse_mounts(rpc::ParamReader& params) {
 policy::SandboxSpec parse_sandbox_create(const json& params) {
   rpc::ParamReader reader(params, "params");
   policy::SandboxSpec spec;
-  spec.isolation = parse_isolation(reader);
+  spec.isolation = parse_isolation(reader, spec.isolation_explicit);
   spec.profile = reader.optional_string("profile").value_or("");
   spec.workdir = reader.optional_string("workdir");
   if (spec.workdir && (spec.workdir->empty() || (*spec.workdir)[0] != '/')) {
     reader.fail("workdir", "must be an absolute path");
   }
   spec.keep_workdir = reader.optional_bool("keepWorkdir").value_or(false);
+  spec.from_snapshot = reader.optional_string("fromSnapshot");
   spec.read_only_paths = reader.optional_string_array("readOnlyPaths").value_or(std::vector<std::string>{});
   require_absolute(reader, "readOnlyPaths", spec.read_only_paths);
   spec.read_write_paths = reader.optional_string_array("readWritePaths").value_or(std::vector<std::string>{});

@@ -28,9 +28,12 @@ struct BindMount {
 // yet against a backend.
 struct SandboxSpec {
   Isolation isolation = Isolation::kLinux;
+  bool isolation_explicit = true;  // false: implied by the profile (never "none")
   std::string profile;
+  bool profile_resolved = false;  // set by policy::apply_profile
   std::optional<std::string> workdir;  // an existing host directory to use
   bool keep_workdir = false;
+  std::optional<std::string> from_snapshot;  // a snapshotId: the workdir starts as its copy
   std::vector<std::string> read_only_paths;
   std::vector<std::string> read_write_paths;
   std::vector<BindMount> mounts;
@@ -40,6 +43,9 @@ struct SandboxSpec {
   std::map<std::string, std::string> labels;
   // Features the caller accepts not getting (e.g. "network", "limits.maxProcesses").
   std::set<std::string> optional_features;
+  // Host paths hidden or made read-only even under a visible parent (from
+  // the profile, "~" expanded; "*/x" means x below every visible path).
+  std::vector<std::string> protected_paths;
 
   bool accepts_without(const std::string& feature) const {
     return optional_features.count(feature) > 0;

@@ -10,6 +10,7 @@
 #include "exec/child.hpp"
 #include "policy/sandbox_spec.hpp"
 #include "sandbox/features.hpp"
+#include "sandbox/file_ops.hpp"
 
 namespace agentd::sandbox {
 
@@ -67,6 +68,15 @@ class Sandbox {
     uint64_t oom_kills = 0;
   };
   virtual std::optional<Usage> usage() const { return std::nullopt; }
+  // Runs a file method (fs/*) with paths as the sandbox's processes see
+  // them: relative to visible_workdir(), or absolute. Confined by the kernel
+  // (openat2 beneath the backend's root), never by string checks alone.
+  virtual FileReply file_op(const FileRequest& request) {
+    FileReply reply;
+    reply.error = FileError{FileError::Kind::kInvalid, ENOTSUP, "sandboxId",
+                            "this backend has no file operations"};
+    return reply;
+  }
 };
 
 class Backend {

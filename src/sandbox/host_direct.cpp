@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <tuple>
 
 #include "exec/host_launcher.hpp"
 #include "sandbox/janitor.hpp"
@@ -34,6 +35,10 @@ std::vector<FeatureState> host_features() {
       enforced("limits.maxOpenFiles", "RLIMIT_NOFILE"),
       enforced("limits.maxFileSizeBytes", "RLIMIT_FSIZE"),
       unavailable("limits.cpuMillicores", "a cpu quota needs the cpu cgroup of isolation \"linux\""),
+      unavailable("protectedPaths",
+                  "host-direct cannot hide ~/.ssh, cloud credentials, shell rc files or "
+                  ".git/hooks: commands run as agentd's user and see the whole host; use "
+                  "isolation \"linux\""),
       unavailable("limits.maxProcesses",
                   "RLIMIT_NPROC counts every process of the user (and root ignores it); "
                   "needs the pids cgroup of isolation \"linux\""),
@@ -103,6 +108,34 @@ class HostDirectSandbox final : public Sandbox {
     return launched;
   }
 
+  // Paths relative to the workdir or absolute under it; resolved beneath
+  // the workdir fd, so `..` and symlinks pointing out fail (EXDEV).
+  FileReply file_op(const FileRequest& request) override {
+    FileRequest beneath = request;
+    for (auto [given, out, field] : {std::tuple{&request.path, &beneath.path, "path"},
+                                     std::tuple{&request.to, &beneath.to, "to"}}) {
+      if (given->empty() && out == &beneath.to) continue;
+      auto relative = relative_to_root(workdir_, *given);
+      if (!relative) {
+        FileReply reply;
+        bool nul = given->find('\0') != std::string::npos;
+        reply.error = FileError{nul ? FileError::Kind::kInvalid : FileError::Kind::kEscape,
+                                nul ? EINVAL : EXDEV, field,
+                                nul ? relative.error().message()
+                                    : "\"" + *given + "\" " + relative.error().message()};
+        return reply;
+      }
+      if (climbs_above(*relative)) {  // the kernel would refuse it too (EXDEV), or say ENOENT
+        FileReply reply;
+        reply.error = FileError{FileError::Kind::kEscape, EXDEV, field,
+                                "\"" + *given + "\" climbs out of the workdir with .."};
+        return reply;
+      }
+      *out = *relative;
+    }
+    return run_file_op(workdir_fd_.get(), Resolve::kBeneath, beneath);
+  }
+
   bool destroy(bool keep_workdir) override {
     workdir_fd_.reset();
     if (!created_ || keep_workdir) return false;
@@ -141,6 +174,8 @@ std::variant<std::vector<FeatureState>, CreateError> plan_capabilities(
       requested = !spec.read_only_paths.empty() || !spec.read_write_paths.empty() ||
                   !spec.mounts.empty();
       field = spec.read_only_paths.empty() ? "readWritePaths" : "readOnlyPaths";
+    } else if (feature.name == "protectedPaths") {
+      requested = false;  // reported, never refused: no host-direct sandbox has them
     } else if (feature.name == "network") {
       requested = spec.network == policy::NetworkMode::kNone;
       field = "network";
@@ -179,7 +214,7 @@ HostDirectBackend::HostDirectBackend(boost::asio::io_context& io, std::string wo
 
 std::variant<std::unique_ptr<Sandbox>, CreateError> HostDirectBackend::create(
     const policy::SandboxSpec& spec, const std::string& sandbox_id) {
-  if (!spec.profile.empty() && spec.profile != "workstation") {
+  if (!spec.profile.empty() && !spec.profile_resolved && spec.profile != "workstation") {
     CreateError error;
     error.kind = CreateError::Kind::kInvalidArgument;
     error.field = "profile";

@@ -250,7 +250,7 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
     error.fix = "fix the host as the reason says; isolation \"none\" runs without any isolation";
     return error;
   }
-  if (!spec.profile.empty() && spec.profile != "default") {
+  if (!spec.profile.empty() && !spec.profile_resolved && spec.profile != "default") {
     CreateError error;
     error.kind = CreateError::Kind::kInvalidArgument;
     error.field = "profile";
@@ -349,6 +349,11 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
     caps.push_back(unavailable("network", host_network ? "network \"host\" was requested"
                                                        : "no network namespace; accepted as optional"));
   }
+  caps.push_back(spec.protected_paths.empty()
+                     ? not_requested("protectedPaths")
+                     : enforced("protectedPaths",
+                                "empty read-only tmpfs or /dev/null over each protected path that "
+                                "exists under a visible path; .git/hooks bound read-only"));
   for (auto& f : limit_features(spec, cgroup.get())) caps.push_back(std::move(f));
   if (cgroup) {
     for (auto& f : cgroup->features()) caps.push_back(std::move(f));

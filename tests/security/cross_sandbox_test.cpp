@@ -50,8 +50,9 @@ TEST_F(SecurityTest, OneSandboxCannotReachAnother) {
   expect_healthy(*b, "its attacks on another sandbox");
 }
 
-// Destroy leaves nothing: no process (a background sleep and what an exec
-// left behind), no cgroup directory, no mount, no workdir.
+// Destroy (after the running execs are killed, as agentd's API does) leaves
+// nothing: no process (an exec's background leftover in its own session
+// included), no cgroup directory, no mount, no workdir.
 TEST_F(SecurityTest, DestroyLeavesNothingBehind) {
   auto mounts_before = own_mount_points();
   auto inits_before = sandbox_init_pids();
@@ -65,7 +66,6 @@ TEST_F(SecurityTest, DestroyLeavesNothingBehind) {
   const std::string leftover = unique_comm("teardwn");
   EXPECT_TRUE(
       has_verdict(attack(*sb, {"escape-timeout", leftover, "--leader-exits", "--quiet"}), "done"));
-  std::string id_dir;  // the sandbox's cgroup directory name
   std::vector<pid_t> inits;
   for (pid_t pid : sandbox_init_pids()) {
     if (std::find(inits_before.begin(), inits_before.end(), pid) == inits_before.end())

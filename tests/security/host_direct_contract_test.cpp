@@ -88,7 +88,7 @@ TEST_P(HostDirectDoesNotIsolate, TheAttackEscapes) {
   const ContractCase& c = GetParam();
   if (c.needs_root && ::geteuid() != 0) GTEST_SKIP() << "escapes on host-direct only as root";
   fs::create_symlink(secrets_.secret, runner_.workdir() + "/link-abs");
-  std::vector<std::string> argv = {kAttack};
+  std::vector<std::string> argv = {attack_program()};
   for (const auto& a : c.args) argv.push_back(expand(a));
   AttackResult result = parse_attack(runner_.run(runner_.request(argv)));
   EXPECT_TRUE(has_verdict(result, "escaped")) << "the attack cannot detect an escape";

@@ -109,7 +109,7 @@ TEST_F(SecurityTest, SetuidRootBinaryWithFileCapabilitiesGainsNothing) {
   auto* sb = create();
   if (!sb) return;
   std::string planted = sb->workdir() + "/attack-suid";
-  fs::copy_file(kAttack, planted);
+  fs::copy_file(attack_program(), planted);
   ASSERT_EQ(::chown(planted.c_str(), 0, 0), 0);
   ASSERT_EQ(::chmod(planted.c_str(), 04755), 0);
   set_all_file_capabilities(planted);
@@ -156,7 +156,8 @@ TEST_F(SecurityTest, TerminalInjectionIsRefused) {
   on_pty.pty = exec::PtySize{};
   AttackResult result = parse_attack(run(*sb, on_pty));
   EXPECT_TRUE(is_blocked(result, {"EPERM"}));
-  EXPECT_NE(result.detail.find("fd0"), std::string::npos) << "stdio was not a tty: " << result.detail;
+  EXPECT_NE(result.detail.find("fd0"), std::string::npos)
+      << "stdio was not a tty: " << result.detail;
   expect_healthy(*sb, "terminal injection");
 }
 

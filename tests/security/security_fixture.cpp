@@ -4,13 +4,43 @@
 #include <signal.h>
 #include <sys/stat.h>
 
+#include <cstdlib>
 #include <sstream>
 
 #include "policy/environment.hpp"
 
 namespace agentd::security {
 
-std::string attack_dir() { return kAttack.substr(0, kAttack.rfind('/')); }
+const std::string& attack_program() {
+  static const std::string path = [] {
+    const char* env = std::getenv("AGENTD_ATTACK");
+    return std::string(env && *env ? env : AGENTD_ATTACK);
+  }();
+  return path;
+}
+
+std::string attack_dir() { return attack_program().substr(0, attack_program().rfind('/')); }
+
+namespace {
+
+// readOnlyPaths may not lie where the sandbox builds its own tree.
+bool attack_dir_is_bindable() {
+  for (const char* reserved : {"/tmp", "/proc", "/dev", "/etc", "/workspace"}) {
+    std::string r = reserved;
+    if (attack_dir() == r || attack_dir().rfind(r + "/", 0) == 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::string attack_dir_inside() {
+  return attack_dir_is_bindable() ? attack_dir() : "/opt/agentd-attack";
+}
+
+std::string attack_inside() {
+  return attack_dir_inside() + attack_program().substr(attack_program().rfind('/'));
+}
 
 AttackResult parse_attack(ExecRun run) {
   AttackResult result;
@@ -178,7 +208,11 @@ policy::SandboxSpec SecurityTest::base_spec() {
   policy::SandboxSpec spec;
   spec.isolation = policy::Isolation::kLinux;
   spec.network = policy::NetworkMode::kNone;
-  spec.read_only_paths = {attack_dir()};
+  if (attack_dir_is_bindable()) {
+    spec.read_only_paths = {attack_dir()};
+  } else {
+    spec.mounts = {{attack_dir(), attack_dir_inside(), true}};
+  }
   return spec;
 }
 
@@ -222,7 +256,7 @@ exec::LaunchRequest SecurityTest::request(sandbox::Sandbox& sandbox,
 
 exec::LaunchRequest SecurityTest::attack_request(sandbox::Sandbox& sandbox,
                                                  std::vector<std::string> args) const {
-  args.insert(args.begin(), kAttack);
+  args.insert(args.begin(), attack_inside());
   return request(sandbox, std::move(args));
 }
 

@@ -26,10 +26,16 @@ namespace agentd::security {
 
 using test_support::ExecRun;
 
-// The attack program (tests/helpers/attacks) and the directory it is in,
-// which every sandbox of the suite lists in readOnlyPaths.
-inline const std::string kAttack = AGENTD_ATTACK;
+// The attack program (tests/helpers/attacks) on the host: $AGENTD_ATTACK,
+// else where the build put it; and its directory.
+const std::string& attack_program();
 std::string attack_dir();
+// The same inside a sandbox of SecurityTest::base_spec(): the directory is
+// listed in readOnlyPaths (same path inside), or, when it lies where the
+// sandbox builds its own tree (a build dir under /tmp), mounted read-only
+// at /opt/agentd-attack.
+std::string attack_dir_inside();
+std::string attack_inside();
 
 // What one attack printed, and how its exec ended.
 struct AttackResult {

@@ -127,7 +127,7 @@ TEST_F(SecurityTest, OtherSyscallAbisAreKilled) {
 
 // The table above covers every probe the attack program knows.
 TEST(SyscallAttackTable, CoversEveryProbe) {
-  FILE* pipe = ::popen((kAttack + " syscall-list").c_str(), "r");
+  FILE* pipe = ::popen((attack_program() + " syscall-list").c_str(), "r");
   ASSERT_NE(pipe, nullptr);
   std::string out;
   char buf[4096];

@@ -19,11 +19,14 @@
 #include <fstream>
 #include <map>
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
 #include "policy/environment.hpp"
+#include "sandbox/file_ops.hpp"
 #include "sandbox/linux/control_channel.hpp"
+#include "sandbox/linux/file_channel.hpp"
 #include "sandbox/linux/process_tree.hpp"
 
 namespace agentd::sandbox::linuxns {
@@ -174,6 +177,7 @@ class ExecServer {
  private:
   void handle_message(ControlMessage message);
   void start(const json& body, std::vector<base::UniqueFd> fds);
+  void file_op(uint64_t id, std::vector<base::UniqueFd> fds);
   void reap_children();
   void report_exit(pid_t pid, uint64_t id, int status, const rusage& ru);
   void send(const json& body) { (void)send_control(control_, body); }
@@ -219,6 +223,7 @@ void ExecServer::handle_message(ControlMessage message) {
     if (pid > 1 && leaders_.count(pid)) signal_exec(pid, body.value("signal", SIGKILL));
     return;
   }
+  if (op == "fs") return file_op(body.value("id", uint64_t(0)), std::move(message.fds));
   if (op == "killAll") {
     ::kill(-1, SIGKILL);  // every process of the namespace but us
     return;
@@ -289,6 +294,30 @@ void ExecServer::start(const json& body, std::vector<base::UniqueFd> fds) {
   } else {
     send(started);
   }
+}
+
+// A file method, run here so it sees the sandbox's own root, mounts and
+// Landlock rules: resolution with RESOLVE_IN_ROOT beneath "/" can never
+// reach the host, and read-only mounts refuse writes (EROFS).
+void ExecServer::file_op(uint64_t id, std::vector<base::UniqueFd> fds) {
+  json reply = {{"op", "fsResult"}, {"id", id}};
+  if (fds.size() != 1) return send(json{{"op", "fsResult"}, {"id", id}, {"message", "bad request: needs 1 fd"}});
+  auto request = json_from_memfd(fds[0].get());
+  FileReply result;
+  if (!request) {
+    result.error = FileError{FileError::Kind::kInvalid, EINVAL, "path", request.error().message()};
+  } else {
+    try {
+      base::UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+      if (!root) throw std::runtime_error(std::string("open(\"/\"): ") + std::strerror(errno));
+      result = run_file_op(root.get(), Resolve::kInRoot, file_request_from_json(*request));
+    } catch (const std::exception& e) {
+      result.error = FileError{FileError::Kind::kInvalid, EINVAL, "path", std::string("bad request: ") + e.what()};
+    }
+  }
+  auto memfd = json_to_memfd(file_reply_to_json(result));
+  if (!memfd) return send(json{{"op", "fsResult"}, {"id", id}, {"message", memfd.error().message()}});
+  (void)send_control(control_, reply, {memfd->get()});
 }
 
 // Reaps every dead process (orphans are ours too). For an exec leader, the

@@ -49,6 +49,8 @@ void make_dirs(const std::string& path, int mode = 0755) {
 }
 
 void make_file(const std::string& path) {
+  struct stat st {};
+  if (::lstat(path.c_str(), &st) == 0) return;  // e.g. a protected file in a read-only bind
   make_dirs(path.substr(0, path.rfind('/')));
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0 && errno != EEXIST) fail("creating mount point", path);

@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <boost/asio/post.hpp>
+#include <algorithm>
 #include <cstring>
 #include <filesystem>
+#include <tuple>
 
 #include "base/log.hpp"
 #include "sandbox/linux/cgroup.hpp"
+#include "sandbox/linux/file_channel.hpp"
 #include "sandbox/linux/process_tree.hpp"
 #include "sandbox/path_beneath.hpp"
 #include "sandbox/workdir.hpp"
@@ -43,7 +46,11 @@ exec::ExitInfo exit_info_from(const json& body) {
 // loop cannot outrun this. False when it cannot be done (no freezer, the
 // sandbox is suspended by its owner, the leader is gone).
 bool kill_frozen_tree(Cgroup& cgroup, pid_t inside_leader) {
-  if (!cgroup.has_freezer() || !cgroup.freeze()) return false;
+  if (!cgroup.has_freezer()) return false;
+  if (!cgroup.freeze()) {
+    (void)cgroup.thaw();  // a freeze that timed out may still complete: undo it
+    return false;
+  }
   pid_t leader = 0;
   for (pid_t host_pid : cgroup.processes()) {
     if (innermost_pid(host_pid) == inside_leader) leader = host_pid;
@@ -168,8 +175,8 @@ void ControlLink::on_exit(uint64_t id, std::function<void(exec::ExitInfo)> done)
 
 void ControlLink::start() { wait_readable(); }
 
-std::variant<ControlLink::Started, std::string> ControlLink::start_exec(
-    const json& request, const std::vector<int>& fds) {
+std::variant<ControlMessage, std::string> ControlLink::call(
+    const json& request, const std::vector<int>& fds, const std::vector<std::string>& reply_ops) {
   if (closed_) return std::string("the sandbox init is gone (sandbox destroyed or crashed)");
   int fd = socket_.native_handle();
   if (auto sent = send_control(fd, request, fds); !sent) return sent.error().message();
@@ -186,11 +193,46 @@ std::variant<ControlLink::Started, std::string> ControlLink::start_exec(
     }
     const json& body = (*message)->body;
     std::string op = body.value("op", "");
-    if ((op == "started" || op == "execFailed") && body.value("id", uint64_t(0)) == id) {
-      if (op == "execFailed") return body.value("message", std::string("exec failed"));
-      return Started{pid_t(body.value("pid", 0)), std::move((*message)->fds)};
+    if (std::find(reply_ops.begin(), reply_ops.end(), op) != reply_ops.end() &&
+        body.value("id", uint64_t(0)) == id) {
+      return std::move(**message);
     }
-    handle(body);  // an exit of another exec, arriving meanwhile
+    handle(body);  // an exit of an exec, arriving meanwhile
+  }
+}
+
+std::variant<ControlLink::Started, std::string> ControlLink::start_exec(
+    const json& request, const std::vector<int>& fds) {
+  auto reply = call(request, fds, {"started", "execFailed"});
+  if (auto* failure = std::get_if<std::string>(&reply)) return *failure;
+  auto& message = std::get<ControlMessage>(reply);
+  if (message.body.value("op", "") == "execFailed") {
+    return message.body.value("message", std::string("exec failed"));
+  }
+  return Started{pid_t(message.body.value("pid", 0)), std::move(message.fds)};
+}
+
+// The request and the reply travel in memfds (see file_channel.hpp).
+FileReply ControlLink::file_op(uint64_t id, const FileRequest& request) {
+  auto failure = [](const std::string& message) {
+    FileReply reply;
+    reply.error = FileError{FileError::Kind::kSystem, EIO, "sandboxId", message};
+    return reply;
+  };
+  auto memfd = json_to_memfd(file_request_to_json(request));
+  if (!memfd) return failure(memfd.error().message());
+  auto reply = call({{"op", "fs"}, {"id", id}}, {memfd->get()}, {"fsResult"});
+  if (auto* error = std::get_if<std::string>(&reply)) return failure(*error);
+  auto& message = std::get<ControlMessage>(reply);
+  if (message.fds.size() != 1) {
+    return failure(message.body.value("message", std::string("the init sent no reply file")));
+  }
+  auto body = json_from_memfd(message.fds[0].get());
+  if (!body) return failure("reply of the sandbox init: " + body.error().message());
+  try {
+    return file_reply_from_json(*body);
+  } catch (const json::exception& e) {
+    return failure(std::string("malformed reply of the sandbox init: ") + e.what());
   }
 }
 
@@ -283,7 +325,11 @@ std::optional<std::string> LinuxSandbox::exec_limit_problem(const std::string& w
 base::Status LinuxSandbox::suspend() {
   if (!cgroup_) return base::plain_error("this sandbox has no cgroup, so no freezer");
   auto frozen = cgroup_->freeze();
-  if (frozen) *suspended_ = true;
+  if (frozen) {
+    *suspended_ = true;
+  } else {
+    (void)cgroup_->thaw();  // never leave a half-frozen sandbox behind an error
+  }
   return frozen;
 }
 
@@ -298,6 +344,30 @@ std::optional<Sandbox::Usage> LinuxSandbox::usage() const {
   if (!cgroup_) return std::nullopt;
   auto u = cgroup_->usage();
   return Usage{u.cpu_time_ns / 1000000, u.memory_peak_bytes, u.oom_kills};
+}
+
+// Relative paths are taken from the workdir and may not climb above it;
+// absolute ones are paths of the sandbox. The init resolves them with
+// RESOLVE_IN_ROOT in the sandbox's own root, under its Landlock rules.
+FileReply LinuxSandbox::file_op(const FileRequest& request) {
+  FileRequest inside = request;
+  for (auto [given, out, field] : {std::tuple{&request.path, &inside.path, "path"},
+                                   std::tuple{&request.to, &inside.to, "to"}}) {
+    if (given->empty() && out == &inside.to) continue;
+    FileReply refused;
+    if (given->find('\0') != std::string::npos) {
+      refused.error = FileError{FileError::Kind::kInvalid, EINVAL, field, "contains a NUL byte"};
+      return refused;
+    }
+    if (!given->empty() && (*given)[0] == '/') continue;
+    if (climbs_above(*given)) {
+      refused.error = FileError{FileError::Kind::kEscape, EXDEV, field,
+                                "\"" + *given + "\" climbs out of the workdir with .."};
+      return refused;
+    }
+    *out = given->empty() || *given == "." ? visible_workdir_ : visible_workdir_ + "/" + *given;
+  }
+  return link_->file_op(next_exec_++, inside);
 }
 
 bool LinuxSandbox::destroy(bool keep_workdir) {

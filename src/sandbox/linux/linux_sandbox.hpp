@@ -30,6 +30,14 @@ class ControlLink : public std::enable_shared_from_this<ControlLink> {
   // Sends an exec request and waits (bounded) for `started` or `execFailed`.
   std::variant<Started, std::string> start_exec(const nlohmann::json& request,
                                                 const std::vector<int>& fds);
+  // Sends a request and waits (bounded) for the reply whose op is one of
+  // `reply_ops` with the request's id; other messages (exits) are handled
+  // meanwhile. A string says why there is no reply.
+  std::variant<ControlMessage, std::string> call(const nlohmann::json& request,
+                                                 const std::vector<int>& fds,
+                                                 const std::vector<std::string>& reply_ops);
+  // Runs a file operation in the init (op "fs"); paths are absolute inside.
+  FileReply file_op(uint64_t id, const FileRequest& request);
   void on_exit(uint64_t id, std::function<void(exec::ExitInfo)> done);
   void kill(pid_t pid, int signal);
   void close();  // the init sees EOF and exits; everything in it dies
@@ -66,6 +74,7 @@ class LinuxSandbox final : public Sandbox {
   base::Status suspend() override;
   base::Status resume() override;
   std::optional<Usage> usage() const override;
+  FileReply file_op(const FileRequest& request) override;
 
  private:
   boost::asio::io_context& io_;

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox/linux/protected_paths.hpp"
+
 namespace agentd::sandbox::linuxns {
 
 using json = nlohmann::json;
@@ -96,15 +98,19 @@ void plan_dev(std::vector<MountStep>& steps) {
   steps.push_back(simple(MountStep::Kind::kSymlink, "/dev/stderr", "/proc/self/fd/2"));
 }
 
-// Paths inside the sandbox that the sandbox builds itself.
+// Where a caller-given path may appear inside the sandbox: not over what the
+// sandbox builds itself (its root, /proc, /dev, /workspace, the /tmp and /etc
+// directories as a whole), but beneath /tmp or /etc is fine: those binds are
+// made after the sandbox's own tmpfs and files.
 base::Status check_target(const std::string& field, const std::string& path) {
   if (path.find("/..") != std::string::npos || path.find("/./") != std::string::npos) {
     return base::plain_error(field + ": \"" + path + "\" must be a normalized absolute path");
   }
   for (const char* reserved : {"/proc", "/dev", "/workspace", "/tmp", "/etc"}) {
     std::string r = reserved;
-    if (path == r || path.rfind(r + "/", 0) == 0) {
-      return base::plain_error(field + ": \"" + path + "\" is inside " + r +
+    bool beneath_allowed = r == "/tmp" || r == "/etc";
+    if (path == r || (!beneath_allowed && path.rfind(r + "/", 0) == 0)) {
+      return base::plain_error(field + ": \"" + path + "\" would cover " + r +
                                ", which the sandbox builds itself");
     }
   }
@@ -118,6 +124,15 @@ base::Status check_caller_path(const std::string& field, const std::string& path
     return base::errno_error(field + ": \"" + path + "\"");
   }
   return check_target(field, path);
+}
+
+std::vector<VisiblePath> visible_paths(const policy::SandboxSpec& spec,
+                                       const std::string& host_workdir, const SandboxSetup& setup) {
+  std::vector<VisiblePath> visible = {{"workdir", host_workdir, setup.workdir, true}};
+  for (const auto& p : spec.read_only_paths) visible.push_back({"readOnlyPaths", p, p, false});
+  for (const auto& p : spec.read_write_paths) visible.push_back({"readWritePaths", p, p, true});
+  for (const auto& m : spec.mounts) visible.push_back({"mounts", m.source, m.target, !m.read_only});
+  return visible;
 }
 
 }  // namespace
@@ -134,7 +149,8 @@ base::Result<SandboxSetup> plan_sandbox_setup(const policy::SandboxSpec& spec,
   plan_dev(steps);
   steps.push_back(tmpfs("/tmp", 256ull << 20, 01777));
   steps.push_back(simple(MountStep::Kind::kDir, "/var"));
-  steps.push_back(simple(MountStep::Kind::kSymlink, "/var/tmp", "/tmp"));
+  // Relative, so that mount points planned beneath it stay inside the new root.
+  steps.push_back(simple(MountStep::Kind::kSymlink, "/var/tmp", "../tmp"));
   steps.push_back(bind(host_workdir, setup.workdir, false, false));
   for (const auto& path : spec.read_only_paths) {
     if (auto ok = check_caller_path("readOnlyPaths", path); !ok) return ok.error();
@@ -152,6 +168,9 @@ base::Result<SandboxSetup> plan_sandbox_setup(const policy::SandboxSpec& spec,
     steps.push_back(bind(mount.source, mount.target, mount.read_only, false));
     if (!mount.read_only) setup.landlock_rules.read_write.push_back(mount.target);
   }
+  auto hidden = plan_protected_paths(spec.protected_paths, visible_paths(spec, host_workdir, setup));
+  if (!hidden) return hidden.error();
+  steps.insert(steps.end(), hidden->begin(), hidden->end());
 
   auto& rules = setup.landlock_rules;
   rules.read_only = {"/"};
