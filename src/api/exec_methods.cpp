@@ -35,7 +35,7 @@ json exit_params(const std::string& exec_id, const std::string& sandbox_id,
 
 void Session::exec_start(const json& params, rpc::Reply reply, bool run) {
   ExecParams exec_params = parse_exec_params(params);
-  if (run && exec_params.stdin_pipe) {
+  if (run && exec_params.stdin_pipe && !exec_params.pty) {
     throw rpc::invalid_params("params.stdin: exec/run takes no input; use exec/start for \"pipe\"");
   }
   SandboxEntry& sandbox = find_sandbox(exec_params.sandbox_id);
