@@ -9,14 +9,17 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <optional>
+#include <string_view>
 
 #include "api/audit_log.hpp"
 #include "api/session.hpp"
-#include "policy/config.hpp"
 #include "base/log.hpp"
+#include "cli/one_shot.hpp"
+#include "policy/config.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/transport.hpp"
 #include "sandbox/janitor.hpp"
@@ -121,6 +124,7 @@ int serve(const Options& options) {
   rpc::Dispatcher dispatcher([&transport](const nlohmann::json& message) {
     transport.send(message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
   });
+  dispatcher.set_raw_sender([&transport](std::string_view body) { transport.send(body); });
   api::ServerOptions server_options;
   server_options.version = AGENTD_VERSION;
   server_options.workdir_root = options.workdir_root;
@@ -162,6 +166,55 @@ int serve(const Options& options) {
   return exit_code.value_or(0);
 }
 
+CLI::App* add_run_subcommand(CLI::App& app, cli::RunOptions& run) {
+  auto* cmd = app.add_subcommand(
+      "run", "run one command in a fresh sandbox: agentd run [options] -- cmd args...");
+  cmd->add_option("--isolation", run.isolation,
+                  "linux (default) or none (host-direct: no isolation at all)")
+      ->check(CLI::IsMember({"linux", "none"}));
+  cmd->add_option("--profile", run.profile,
+                  "strict, default, permissive, workstation or a "
+                  "profile of the config file");
+  cmd->add_option("--net", run.network, "none or host (default: the profile's)")
+      ->check(CLI::IsMember({"none", "host"}));
+  cmd->add_option("-v,--volume", run.volumes,
+                  "HOSTPATH[:ro|rw], visible at the same path "
+                  "(default ro); repeatable");
+  cmd->add_option("--timeout-ms", run.timeout_ms, "kill the command after N ms (exit 124)");
+  cmd->prefix_command()->allow_extras();  // everything from the command on is its own
+  return cmd;
+}
+
+// "agentd run [options] -- cmd args...": what follows "--" is the command,
+// untouched by CLI11. Returns how many arguments CLI11 gets.
+int take_run_command(int argc, char** argv, cli::RunOptions& run) {
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) != "run") continue;
+    for (int j = i + 1; j < argc; ++j) {
+      if (std::string_view(argv[j]) != "--") continue;
+      run.argv.assign(argv + j + 1, argv + argc);
+      return j;
+    }
+    break;
+  }
+  return argc;
+}
+
+int run_subcommand(const cli::CliContext& context, CLI::App& cmd, cli::RunOptions& run) {
+  if (run.argv.empty()) {
+    run.argv = cmd.remaining();  // no "--": prefix_command's rest
+  } else if (!cmd.remaining().empty()) {
+    std::fprintf(stderr, "agentd run: unknown option or argument before --: %s\n",
+                 cmd.remaining().front().c_str());
+    return 125;
+  }
+  if (run.argv.empty()) {
+    std::fprintf(stderr, "agentd run: no command given (agentd run [options] -- cmd args...)\n");
+    return 125;
+  }
+  return cli::run_command(context, run);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -183,8 +236,27 @@ int main(int argc, char** argv) {
   app.add_option("--audit-log-max-bytes", options.audit_log_max_bytes,
                  "rotate the audit log at this size, keeping PATH.1 to PATH.3")
       ->check(CLI::Range(uint64_t(1024), uint64_t(1) << 40));
-  CLI11_PARSE(app, argc, argv);
+  cli::RunOptions run;
+  auto* probe_cmd = app.add_subcommand("probe", "print what this machine can enforce, per backend");
+  bool probe_json = false;
+  probe_cmd->add_flag("--json", probe_json, "print it as JSON (the backends of initialize)");
+  auto* run_cmd = add_run_subcommand(app, run);
+  auto* self_test_cmd = app.add_subcommand(
+      "self-test", "run a short attack set in a linux sandbox; exit 0 when every attack is held");
+  app.require_subcommand(0, 1);
+  int parsed_argc = take_run_command(argc, argv, run);
+  CLI11_PARSE(app, parsed_argc, argv);
+  bool log_level_given = app.count("--log-level") > 0;
   base::set_log_level(*parse_level(options.log_level));
   if (!load_start_up_files(options)) return 2;
+  if (app.got_subcommand(probe_cmd) || app.got_subcommand(run_cmd) ||
+      app.got_subcommand(self_test_cmd)) {
+    // Logs on stderr stay quiet unless asked for: the command's output is the point.
+    if (!log_level_given) base::set_log_level(base::LogLevel::kWarn);
+    cli::CliContext context{options.workdir_root, options.profiles};
+    if (app.got_subcommand(probe_cmd)) return cli::probe_command(context, probe_json);
+    if (app.got_subcommand(self_test_cmd)) return cli::self_test_command(context);
+    return run_subcommand(context, *run_cmd, run);
+  }
   return serve(options);
 }

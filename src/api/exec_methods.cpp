@@ -148,10 +148,30 @@ void Session::on_exec_output(const std::string& exec_id, exec::Stream stream,
 void Session::send_output(ExecEntry& entry, exec::Stream stream, json params) {
   bool out = stream == exec::Stream::kStdout;
   uint64_t& seq = out ? entry.stdout_seq : entry.stderr_seq;
+  const char* stream_name = entry.pty ? "pty" : out ? "stdout" : "stderr";
+  const char* encoding = (out ? entry.stdout_encoder : entry.stderr_encoder).encoding();
+  if (std::string_view(encoding) == "base64") {
+    // The hot path: base64 and our ids need no JSON escaping, so the line is
+    // assembled directly instead of through a DOM and an escaping dump.
+    const std::string& data = params["data"].get_ref<const std::string&>();
+    std::string body;
+    body.reserve(data.size() + 160);
+    body += R"({"jsonrpc":"2.0","method":"exec/output","params":{"execId":")";
+    body += entry.id;
+    body += R"(","stream":")";
+    body += stream_name;
+    body += R"(","seq":)";
+    body += std::to_string(seq++);
+    body += R"(,"encoding":"base64","data":")";
+    body += data;
+    body += R"("}})";
+    dispatcher_.notify_serialized(body);
+    return;
+  }
   params["execId"] = entry.id;
-  params["stream"] = entry.pty ? "pty" : out ? "stdout" : "stderr";
+  params["stream"] = stream_name;
   params["seq"] = seq++;
-  params["encoding"] = (out ? entry.stdout_encoder : entry.stderr_encoder).encoding();
+  params["encoding"] = encoding;
   dispatcher_.notify("exec/output", std::move(params));
 }
 

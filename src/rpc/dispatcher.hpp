@@ -62,6 +62,10 @@ class Dispatcher {
   void handle_message(std::string_view body);
   void handle_frame_error(const std::string& message);
   void notify(const std::string& method, json params);
+  // Sends a notification already serialized as one JSON object (the hot
+  // output path builds it without a DOM). Needs set_raw_sender().
+  void notify_serialized(std::string_view body) { send_raw_(body); }
+  void set_raw_sender(std::function<void(std::string_view)> send) { send_raw_ = std::move(send); }
 
   Lifecycle lifecycle() const { return lifecycle_; }
   size_t pending_requests() const { return pending_.size(); }
@@ -83,6 +87,7 @@ class Dispatcher {
   void forget(const std::string& key, const PendingRequest* request);
 
   Sender send_;
+  std::function<void(std::string_view)> send_raw_;
   std::unordered_map<std::string, RequestHandler> requests_;
   std::unordered_map<std::string, NotificationHandler> notifications_;
   std::unordered_map<std::string, std::weak_ptr<PendingRequest>> pending_;
