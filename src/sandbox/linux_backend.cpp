@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fcntl.h>
+#include <sys/stat.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -130,6 +131,20 @@ CreateError feature_missing(const FeatureState& feature) {
   error.fix = "fix the host as the reason says, or list \"" + feature.name +
               "\" in params.optional to accept a sandbox without it";
   return error;
+}
+
+// The first ancestor directory of `path` that others may not search, if any.
+std::optional<std::string> closed_ancestor(const std::string& path) {
+  std::string prefix;
+  size_t pos = 0;
+  while ((pos = path.find('/', pos + 1)) != std::string::npos) {
+    prefix = path.substr(0, pos);
+    struct stat st {};
+    if (::stat(prefix.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && !(st.st_mode & S_IXOTH)) {
+      return prefix;
+    }
+  }
+  return std::nullopt;
 }
 
 bool is_available(const FeatureState* feature) {
@@ -276,6 +291,24 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
   auto cleanup_workdir = [&] {
     if (dir.created) remove_workdir(dir.path);
   };
+  if (launch.ids.privileged) {
+    // The init binds these as the sandbox uid: it must be able to reach them.
+    std::vector<std::string> visible = {dir.path};
+    for (const auto* list : {&spec.read_only_paths, &spec.read_write_paths}) {
+      visible.insert(visible.end(), list->begin(), list->end());
+    }
+    for (const auto& mount : spec.mounts) visible.push_back(mount.source);
+    for (const auto& path : visible) {
+      if (auto blocked = closed_ancestor(path)) {
+        cleanup_workdir();
+        CreateError error;
+        error.message = "the sandbox uid " + std::to_string(launch.ids.outside_uid) +
+                        " cannot reach " + path + ": " + *blocked + " is not searchable by others";
+        error.fix = "chmod o+x " + *blocked + ", or start agentd with --workdir-root elsewhere";
+        return error;
+      }
+    }
+  }
   auto setup = linuxns::plan_sandbox_setup(spec, dir.path);
   if (!setup) {
     cleanup_workdir();
