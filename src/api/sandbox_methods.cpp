@@ -38,21 +38,6 @@ rpc::RpcError create_error_to_rpc(const sandbox::CreateError& error) {
   return {rpc::code::kOperationFailed, message, data};
 }
 
-// The limits a sandbox really has: what was asked, minus what the backend
-// could not enforce and the caller accepted as optional.
-policy::Limits enforced_limits(policy::Limits limits,
-                               const std::vector<sandbox::FeatureState>& capabilities) {
-  for (const auto& field : policy::kLimitFields) {
-    for (const auto& f : capabilities) {
-      if (f.name == std::string("limits.") + field.wire_name &&
-          f.state == sandbox::FeatureState::State::kUnavailable) {
-        limits.*field.member = std::nullopt;
-      }
-    }
-  }
-  return limits;
-}
-
 }  // namespace
 
 void Session::sandbox_create(const json& params, rpc::Reply reply) {
@@ -73,7 +58,7 @@ void Session::sandbox_create(const json& params, rpc::Reply reply) {
   entry.id = id;
   entry.sandbox = std::move(std::get<0>(created));
   if (snapshot) seed_from_snapshot(*snapshot, entry);
-  entry.limits = enforced_limits(spec.limits, entry.sandbox->capabilities());
+  entry.limits = sandbox::enforced_limits(spec.limits, entry.sandbox->capabilities());
   entry.created = std::chrono::system_clock::now();
   entry.spec = std::move(spec);
   base::log_info("created sandbox " + id + " (isolation " +

@@ -11,25 +11,6 @@
 
 namespace agentd::cli {
 
-namespace {
-
-// The sandbox's limits without those it reports unavailable (as
-// sandbox/create does): an exec must not ask for what cannot be had.
-policy::Limits enforced_limits(policy::Limits limits,
-                               const std::vector<sandbox::FeatureState>& capabilities) {
-  for (const auto& field : policy::kLimitFields) {
-    for (const auto& f : capabilities) {
-      if (f.name == std::string("limits.") + field.wire_name &&
-          f.state == sandbox::FeatureState::State::kUnavailable) {
-        limits.*field.member = std::nullopt;
-      }
-    }
-  }
-  return limits;
-}
-
-}  // namespace
-
 OneShotSandbox::OneShotSandbox(boost::asio::io_context& io, const CliContext& context)
     : io_(io), context_(context) {
   if (!context_.profiles) context_.profiles = std::make_shared<policy::ProfileSet>();
@@ -63,7 +44,7 @@ base::Status OneShotSandbox::create(policy::SandboxSpec spec) {
     return base::plain_error(message);
   }
   sandbox_ = std::move(std::get<std::unique_ptr<sandbox::Sandbox>>(created));
-  limits_ = enforced_limits(spec.limits, sandbox_->capabilities());
+  limits_ = sandbox::enforced_limits(spec.limits, sandbox_->capabilities());
   return {};
 }
 

@@ -16,4 +16,16 @@ const char* state_name(FeatureState::State state) {
   return "unavailable";
 }
 
+policy::Limits enforced_limits(policy::Limits limits, const std::vector<FeatureState>& capabilities) {
+  for (const auto& field : policy::kLimitFields) {
+    for (const auto& f : capabilities) {
+      if (f.name == std::string("limits.") + field.wire_name &&
+          f.state == FeatureState::State::kUnavailable) {
+        limits.*field.member = std::nullopt;
+      }
+    }
+  }
+  return limits;
+}
+
 }  // namespace agentd::sandbox

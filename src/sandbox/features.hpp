@@ -3,6 +3,8 @@
 #include <string>
 #include <vector>
 
+#include "policy/limits.hpp"
+
 namespace agentd::sandbox {
 
 // What one isolation or limit feature is doing. Reported per sandbox (what is
@@ -39,5 +41,9 @@ struct BackendInfo {
   std::string reason;     // when !available
   std::vector<FeatureState> features;
 };
+
+// The limits a sandbox really has: what was asked, minus those its
+// capabilities report unavailable (accepted as optional by the caller).
+policy::Limits enforced_limits(policy::Limits limits, const std::vector<FeatureState>& capabilities);
 
 }  // namespace agentd::sandbox
