@@ -12,4 +12,10 @@ status=0
 if [[ -d tests/e2e ]]; then
   (cd tests/e2e && node --test --test-concurrency=2 --test-timeout=120000) || status=1
 fi
+# Each client tests itself against the real binary (clients/<lang>/run-tests.sh).
+for client_tests in clients/*/run-tests.sh; do
+  [[ -f "$client_tests" ]] || continue
+  echo "test: $client_tests" >&2
+  bash "$client_tests" || status=1
+done
 exit $status
