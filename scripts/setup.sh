@@ -10,7 +10,7 @@ APT_PACKAGES=(
   nlohmann-json3-dev libboost1.81-dev libboost-filesystem1.81-dev
   libgtest-dev libgmock-dev librapidcheck-dev libcli11-dev
   libseccomp-dev libcap-dev libtomlplusplus-dev
-  nodejs npm
+  nodejs npm python3
 )
 
 missing=()
