@@ -17,6 +17,27 @@ std::string iso_time(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+// With milliseconds: violations come in bursts.
+std::string iso_time_ms(std::chrono::system_clock::time_point t) {
+  std::string text = iso_time(t);
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03d", int(ms));
+  return text.insert(text.size() - 1, frac);
+}
+
+json egress_to_json(const std::map<std::string, sandbox::Sandbox::DestinationCount>& egress) {
+  json out = json::array();
+  for (const auto& [destination, count] : egress) {
+    out.push_back({{"destination", destination},
+                   {"allowed", count.allowed},
+                   {"refused", count.refused},
+                   {"bytesSent", count.bytes_sent},
+                   {"bytesReceived", count.bytes_received}});
+  }
+  return out;
+}
+
 rpc::RpcError create_error_to_rpc(const sandbox::CreateError& error) {
   using Kind = sandbox::CreateError::Kind;
   json data = json::object();
@@ -61,6 +82,7 @@ void Session::sandbox_create(const json& params, rpc::Reply reply) {
   entry.limits = sandbox::enforced_limits(spec.limits, entry.sandbox->capabilities());
   entry.created = std::chrono::system_clock::now();
   entry.spec = std::move(spec);
+  entry.sandbox->on_violation([this, id](const sandbox::Violation& v) { on_violation(id, v); });
   base::log_info("created sandbox " + id + " (isolation " +
                  policy::isolation_name(entry.spec.isolation) + ", workdir " +
                  entry.sandbox->workdir() + ")");
@@ -132,7 +154,46 @@ void Session::sandbox_info(const json& params, rpc::Reply reply) {
     info["usage"]["peakMemoryBytes"] = measured->peak_memory_bytes;
     info["usage"]["oomKills"] = measured->oom_kills;
   }
+  const auto& counts = entry.violations.counts();
+  auto count = [&](const char* kind) { return counts.count(kind) ? counts.at(kind) : uint64_t(0); };
+  info["violations"] = {{"syscall", count("syscall")},
+                        {"filesystem", count("filesystem")},
+                        {"network", count("network")},
+                        {"notSent", entry.violations.suppressed_total()}};
+  if (entry.sandbox->network() == policy::NetworkMode::kAllowlist) {
+    info["egress"] = egress_to_json(entry.sandbox->egress());
+  }
   reply.result(std::move(info));
+}
+
+std::optional<std::string> Session::exec_of(const SandboxEntry& entry,
+                                            const sandbox::Violation& violation) const {
+  for (const auto& exec_id : entry.exec_ids) {
+    auto it = execs_.find(exec_id);
+    if (it == execs_.end()) continue;
+    pid_t leader = it->second.session->pid();
+    if (leader == violation.pid) return exec_id;
+    for (pid_t ancestor : violation.ancestry) {
+      if (ancestor == leader) return exec_id;
+    }
+  }
+  return std::nullopt;
+}
+
+void Session::on_violation(const std::string& sandbox_id, const sandbox::Violation& violation) {
+  auto it = sandboxes_.find(sandbox_id);
+  if (it == sandboxes_.end()) return;
+  SandboxEntry& entry = it->second;
+  if (!entry.violations.admit(violation.kind, ViolationLog::Clock::now())) return;
+  json params = {{"sandboxId", sandbox_id},
+                 {"kind", violation.kind},
+                 {"detail", violation.detail},
+                 {"time", iso_time_ms(std::chrono::system_clock::now())}};
+  if (auto exec_id = exec_of(entry, violation)) params["execId"] = *exec_id;
+  if (violation.pid > 0) params["pid"] = violation.pid;
+  if (uint64_t skipped = entry.violations.take_suppressed()) params["notSentBefore"] = skipped;
+  audit("sandbox.violation", params);
+  dispatcher_.notify("sandbox/violation", std::move(params));
 }
 
 // Kills every exec of the sandbox, waits until each has reported its exit,

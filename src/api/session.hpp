@@ -11,6 +11,7 @@
 
 #include "api/audit_log.hpp"
 #include "api/output_encoder.hpp"
+#include "api/violation_log.hpp"
 #include "api/wire.hpp"
 #include "exec/exec_session.hpp"
 #include "policy/profiles.hpp"
@@ -57,6 +58,7 @@ class Session {
     std::unique_ptr<sandbox::Sandbox> sandbox;
     std::vector<std::string> exec_ids;
     SandboxUsage usage;
+    ViolationLog violations;
     std::chrono::system_clock::time_point created;
     bool destroying = false;
     bool suspended = false;
@@ -126,6 +128,9 @@ class Session {
   void finish_exec(ExecEntry& entry, const exec::ExecOutcome& outcome);
   void send_output(ExecEntry& entry, exec::Stream stream, json params);
   void maybe_finish_destroy(std::string sandbox_id);  // by value: the entry goes away
+  // sandbox/violation: counted, rate-limited, sent and audited.
+  void on_violation(const std::string& sandbox_id, const sandbox::Violation& violation);
+  std::optional<std::string> exec_of(const SandboxEntry& entry, const sandbox::Violation& violation) const;
 
   boost::asio::io_context& io_;
   rpc::Dispatcher& dispatcher_;

@@ -2,6 +2,8 @@
 
 #include <signal.h>
 
+#include "netproxy/allowlist.hpp"
+
 namespace agentd::api {
 
 policy::Limits parse_limits(rpc::ParamReader& reader) {
@@ -46,19 +48,32 @@ policy::Isolation parse_isolation(rpc::ParamReader& params, bool& explicit_isola
   return *isolation == "none" ? policy::Isolation::kNone : policy::Isolation::kLinux;
 }
 
-std::optional<policy::NetworkMode> parse_network(rpc::ParamReader& params) {
+// {mode: "allowlist", allow: [...], deny?: [...]}: every rule is checked
+// here, so a typo fails sandbox/create naming the rule, not a connect later.
+void parse_network_allowlist(rpc::ParamReader& params, policy::SandboxSpec& spec) {
+  auto object = params.optional_object("network");
+  auto mode = object->optional_enum("mode", {"allowlist"});
+  if (!mode) object->fail("mode", "is required: \"allowlist\"");
+  auto allow = object->optional_string_array("allow");
+  if (!allow) object->fail("allow", "is required: a list of destinations such as \"registry.npmjs.org\", "
+                                    "\"*.github.com:443\", \"10.0.0.0/8:5432\" (may be empty)");
+  spec.network_allow = *allow;
+  spec.network_deny = object->optional_string_array("deny").value_or(std::vector<std::string>{});
+  object->reject_unknown();
+  if (auto parsed = netproxy::parse_allowlist(spec.network_allow, spec.network_deny); !parsed) {
+    params.fail("network", parsed.error().message());
+  }
+  spec.network = policy::NetworkMode::kAllowlist;
+}
+
+void parse_network(rpc::ParamReader& params, policy::SandboxSpec& spec) {
   const json* network = params.raw("network");
-  if (!network) return std::nullopt;
-  if (network->is_object()) {
-    throw rpc::RpcError{rpc::code::kFeatureUnavailable,
-                        "params.network: allowlist networking is not supported by this build; "
-                        "use \"none\" or \"host\"",
-                        json{{"feature", "network.allowlist"}}};
-  }
+  if (!network) return;
+  if (network->is_object()) return parse_network_allowlist(params, spec);
   if (!network->is_string() || (*network != "none" && *network != "host")) {
-    params.fail("network", "must be \"none\" or \"host\"");
+    params.fail("network", "must be \"none\", \"host\" or {\"mode\": \"allowlist\", \"allow\": [...]}");
   }
-  return *network == "none" ? policy::NetworkMode::kNone : policy::NetworkMode::kHost;
+  spec.network = *network == "none" ? policy::NetworkMode::kNone : policy::NetworkMode::kHost;
 }
 
 void require_absolute(rpc::ParamReader& params, const std::string& key,
@@ -110,7 +125,7 @@ policy::SandboxSpec parse_sandbox_create(const json& params) {
   spec.read_write_paths = reader.optional_string_array("readWritePaths").value_or(std::vector<std::string>{});
   require_absolute(reader, "readWritePaths", spec.read_write_paths);
   spec.mounts = parse_mounts(reader);
-  spec.network = parse_network(reader);
+  parse_network(reader, spec);
   spec.env = parse_env(reader, "env");
   if (auto limits = reader.optional_object("limits")) spec.limits = parse_limits(*limits);
   spec.labels = reader.optional_string_map("labels").value_or(std::map<std::string, std::string>{});

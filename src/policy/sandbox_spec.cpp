@@ -6,6 +6,16 @@ const char* isolation_name(Isolation isolation) {
   return isolation == Isolation::kNone ? "none" : "linux";
 }
 
-const char* network_name(NetworkMode mode) { return mode == NetworkMode::kNone ? "none" : "host"; }
+const char* network_name(NetworkMode mode) {
+  switch (mode) {
+    case NetworkMode::kNone:
+      return "none";
+    case NetworkMode::kHost:
+      return "host";
+    case NetworkMode::kAllowlist:
+      return "allowlist";
+  }
+  return "none";
+}
 
 }  // namespace agentd::policy

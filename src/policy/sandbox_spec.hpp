@@ -12,7 +12,9 @@
 namespace agentd::policy {
 
 enum class Isolation { kNone, kLinux };
-enum class NetworkMode { kNone, kHost };
+// kAllowlist: the sandbox's own empty network, egress only through agentd's
+// proxy and only to the destinations the rules allow.
+enum class NetworkMode { kNone, kHost, kAllowlist };
 
 const char* isolation_name(Isolation isolation);
 const char* network_name(NetworkMode mode);
@@ -38,6 +40,8 @@ struct SandboxSpec {
   std::vector<std::string> read_write_paths;
   std::vector<BindMount> mounts;
   std::optional<NetworkMode> network;  // unset: the backend's default
+  std::vector<std::string> network_allow;  // kAllowlist rules, as written
+  std::vector<std::string> network_deny;
   EnvMap env;
   Limits limits;
   std::map<std::string, std::string> labels;

@@ -1,6 +1,8 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -27,6 +29,17 @@ struct CreateError {
   std::string field;    // JSON path under params, for kInvalidArgument
   std::string feature;  // for kFeatureUnavailable / kIsolationUnavailable
   std::string fix;      // what the caller can do about it
+};
+
+// Something a sandboxed process tried and the kernel (or agentd's egress
+// proxy) refused, as reported to the client in sandbox/violation.
+struct Violation {
+  std::string kind;    // "syscall", "filesystem" or "network"
+  std::string detail;  // the syscall, path or destination
+  pid_t pid = 0;       // as the sandbox sees it; 0 when unknown
+  // The process's ancestors as the sandbox sees them, nearest first, up to
+  // (not including) PID 1: which exec it belongs to.
+  std::vector<pid_t> ancestry;
 };
 
 // One live sandbox. Processes are launched through it; the exec layer owns
@@ -68,6 +81,18 @@ class Sandbox {
     uint64_t oom_kills = 0;
   };
   virtual std::optional<Usage> usage() const { return std::nullopt; }
+  // Where refusals of this sandbox are reported from now on (backends that
+  // cannot observe them never call it).
+  virtual void on_violation(std::function<void(const Violation&)> handler) { (void)handler; }
+  // Egress through the allowlist proxy per destination ("host:port"), when
+  // the sandbox has one.
+  struct DestinationCount {
+    uint64_t allowed = 0;
+    uint64_t refused = 0;
+    uint64_t bytes_sent = 0;
+    uint64_t bytes_received = 0;
+  };
+  virtual std::map<std::string, DestinationCount> egress() const { return {}; }
   // Runs a file method (fs/*) with paths as the sandbox's processes see
   // them: relative to visible_workdir(), or absolute. Confined by the kernel
   // (openat2 beneath the backend's root), never by string checks alone.

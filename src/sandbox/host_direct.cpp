@@ -177,7 +177,8 @@ std::variant<std::vector<FeatureState>, CreateError> plan_capabilities(
     } else if (feature.name == "protectedPaths") {
       requested = false;  // reported, never refused: no host-direct sandbox has them
     } else if (feature.name == "network") {
-      requested = spec.network == policy::NetworkMode::kNone;
+      requested = spec.network == policy::NetworkMode::kNone ||
+                  spec.network == policy::NetworkMode::kAllowlist;
       field = "network";
     } else if (feature.name.rfind("limits.", 0) == 0) {
       std::string limit = feature.name.substr(7);

@@ -18,6 +18,8 @@
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/linux/init_process.hpp"
 #include "sandbox/linux/linux_sandbox.hpp"
+#include "sandbox/linux/seccomp_filter.hpp"
+#include "netproxy/allowlist.hpp"
 #include "base/log.hpp"
 #include "sandbox/workdir.hpp"
 
@@ -185,6 +187,14 @@ std::optional<CreateError> LinuxBackend::check_features(const policy::SandboxSpe
                                        "ipcNamespace",  "utsNamespace",   "landlock",
                                        "seccomp"};
   if (spec.network != policy::NetworkMode::kHost) required.push_back("netNamespace");
+  const FeatureState* netns = find_feature(info_.features, "netNamespace");
+  if (spec.network == policy::NetworkMode::kAllowlist && !is_available(netns)) {
+    // Without its own network namespace an allowlist would be the host's
+    // whole network: never, not even when listed optional.
+    CreateError error = feature_missing(netns ? *netns : unavailable("netNamespace", "not probed"));
+    error.fix = "network \"allowlist\" needs a network namespace; fix the host as the reason says";
+    return error;
+  }
   for (const auto& name : required) {
     const FeatureState* f = find_feature(info_.features, name);
     if (!is_available(f) && !spec.accepts_without(name)) {
@@ -333,6 +343,9 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
   if (!host_network && offered("netNamespace")) launch.namespace_flags |= CLONE_NEWNET;
   launch.setup.own_network = (launch.namespace_flags & CLONE_NEWNET) != 0;
   launch.setup.seccomp = offered("seccomp");
+  launch.setup.seccomp_report = launch.setup.seccomp && linuxns::notify_supported();
+  bool allowlist = spec.network == policy::NetworkMode::kAllowlist;
+  if (allowlist) launch.setup.proxy_port = linuxns::LinuxSandbox::kProxyPort;
   // Entered by the init once it is in the sandbox's cgroup, so that the
   // cgroup paths it shows start at the sandbox's own.
   launch.setup.cgroup_namespace = offered("cgroupNamespace");
@@ -387,6 +400,16 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
                      : enforced("protectedPaths",
                                 "empty read-only tmpfs or /dev/null over each protected path that "
                                 "exists under a visible path; .git/hooks bound read-only"));
+  bool reports_syscalls = init.seccomp_listener.valid();
+  caps.push_back(reports_syscalls
+                     ? enforced("violationReports.syscall",
+                                "seccomp user notification: agentd answers each denied syscall "
+                                "with its errno and reports it")
+                     : unavailable("violationReports.syscall",
+                                   launch.setup.seccomp ? "the kernel or libseccomp lacks seccomp "
+                                                          "user notification (Linux >= 5.0, "
+                                                          "libseccomp >= 2.5)"
+                                                        : "no seccomp filter"));
   for (auto& f : limit_features(spec, cgroup.get())) caps.push_back(std::move(f));
   if (cgroup) {
     for (auto& f : cgroup->features()) caps.push_back(std::move(f));
@@ -394,9 +417,26 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
     caps.push_back(unavailable("cgroups", "no cgroup could be created (see agentd's log); no freezer, "
                                           "no whole-sandbox usage"));
   }
+  if (allowlist) {
+    caps.push_back(enforced("networkAllowlist",
+                            "own empty network namespace; egress only through agentd's proxy "
+                            "(HTTP CONNECT, HTTP, SOCKS5) at 127.0.0.1:" +
+                                std::to_string(linuxns::LinuxSandbox::kProxyPort) +
+                                ", which resolves names itself and checks every address"));
+    caps.push_back(enforced("violationReports.network", "the proxy's refusals"));
+  }
   auto sandbox = std::make_unique<linuxns::LinuxSandbox>(io_, std::move(init), dir.path, std::move(dir.fd),
                                                          dir.created, std::move(caps), std::move(cgroup));
-  sandbox->set_network(host_network ? policy::NetworkMode::kHost : policy::NetworkMode::kNone);
+  sandbox->set_network(spec.network.value_or(policy::NetworkMode::kNone));
+  if (allowlist) {
+    auto rules = netproxy::parse_allowlist(spec.network_allow, spec.network_deny);
+    if (!rules || !sandbox->start_proxy(std::make_shared<const netproxy::Allowlist>(std::move(*rules)))) {
+      CreateError error;
+      error.message = rules ? "the sandbox init made no proxy listener" : rules.error().message();
+      error.fix = "see agentd's stderr";
+      return error;  // the sandbox's destructor removes it
+    }
+  }
   return std::unique_ptr<Sandbox>(std::move(sandbox));
 }
 

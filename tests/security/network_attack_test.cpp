@@ -119,11 +119,7 @@ TEST_F(SecurityTest, HostAbstractSocketIsScopedAwayEvenWithHostNetwork) {
   EXPECT_TRUE(is_blocked(attack(*sb, {"connect-abstract", listeners.abstract_name()}), {"EPERM"}));
 }
 
-// 21: network allowlists are not offered by this backend yet.
-TEST_F(SecurityTest, NetworkAllowlist) {
-  GTEST_SKIP() << "the linux backend offers network \"none\" and \"host\" only; no allowlist to "
-                  "attack (SECURITY-CASES 21 applies once one is offered)";
-}
+// 21 (network "allowlist"): violation_report_test.cpp, NetworkAllowlistTest.
 
 }  // namespace
 }  // namespace agentd::security

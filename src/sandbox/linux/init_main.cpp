@@ -33,12 +33,26 @@ int main() {
   if (!first || !first->has_value()) return 1;
   auto setup = lx::setup_from_json((*first)->body.value("setup", json::object()));
   if (!setup) return report_failure({"reading the setup", 0, setup.error().message()});
-  auto built = lx::build_sandbox(*setup);
-  if (auto* failure = std::get_if<SetupFailure>(&built)) return report_failure(*failure);
+  auto result = lx::build_sandbox(*setup);
+  if (auto* failure = std::get_if<SetupFailure>(&result)) return report_failure(*failure);
+  auto& built = std::get<lx::BuiltSandbox>(result);
   json features = json::array();
-  for (const ConfirmedFeature& f : std::get<0>(built)) {
+  for (const ConfirmedFeature& f : built.confirmed) {
     features.push_back({{"name", f.name}, {"mechanism", f.mechanism}});
   }
-  if (!lx::send_control(kControlFd, {{"op", "ready"}, {"features", features}})) return 1;
+  // Which descriptor is which travels by name; the init keeps no copy, so no
+  // command it forks can ever answer its own seccomp notifications.
+  json fd_names = json::array();
+  std::vector<int> fds;
+  for (auto [name, fd] : {std::pair{"seccompListener", &built.seccomp_listener},
+                          std::pair{"proxyListener", &built.proxy_listener}}) {
+    if (!*fd) continue;
+    fd_names.push_back(name);
+    fds.push_back(fd->get());
+  }
+  json ready = {{"op", "ready"}, {"features", features}, {"fds", fd_names}};
+  if (!lx::send_control(kControlFd, ready, fds)) return 1;
+  built.seccomp_listener.reset();
+  built.proxy_listener.reset();
   return lx::serve_execs(kControlFd);
 }

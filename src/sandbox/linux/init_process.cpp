@@ -35,9 +35,12 @@ constexpr int kControlFd = 3;
   // A session of its own: agentd's controlling terminal (if any) must not be
   // reachable through /dev/tty inside the sandbox.
   if (::setsid() < 0) step = "setsid";
-  if (!step && privileged && ::setgroups(0, nullptr) != 0) step = "setgroups";
-  if (!step && ::setresgid(0, 0, 0) != 0) step = "setresgid";
-  if (!step && ::setresuid(0, 0, 0) != 0) step = "setresuid";
+  // Raw syscalls: glibc's wrappers would signal every thread agentd had at
+  // clone time (its setxid broadcast) and wait forever for threads that do
+  // not exist in this child (agentd has some: the proxy's resolver).
+  if (!step && privileged && ::syscall(SYS_setgroups, 0, nullptr) != 0) step = "setgroups";
+  if (!step && ::syscall(SYS_setresgid, 0, 0, 0) != 0) step = "setresgid";
+  if (!step && ::syscall(SYS_setresuid, 0, 0, 0) != 0) step = "setresuid";
   // After the credential change, which would clear it.
   if (!step && ::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0) step = "prctl(PR_SET_PDEATHSIG)";
   if (!step && control_fd == kControlFd && ::fcntl(kControlFd, F_SETFD, 0) != 0) step = "fcntl(control)";
@@ -94,13 +97,19 @@ std::variant<InitProcess, InitStartError> await_ready(InitProcess init) {
   if (!message->has_value()) {
     return InitStartError{"setup", "the sandbox init exited during set-up (see agentd's stderr)"};
   }
-  const auto& body = (*message)->body;
+  auto& body = (*message)->body;
   if (body.value("op", "") == "setupError") {
     return InitStartError{body.value("step", "setup"), body.value("message", "unknown error")};
   }
   if (body.value("op", "") != "ready") return InitStartError{"setup", "unexpected message " + body.dump()};
   for (const auto& f : body.value("features", nlohmann::json::array())) {
     init.confirmed.emplace_back(f.value("name", ""), f.value("mechanism", ""));
+  }
+  auto names = body.value("fds", nlohmann::json::array());
+  auto& fds = (*message)->fds;
+  for (size_t i = 0; i < names.size() && i < fds.size(); ++i) {
+    if (names[i] == "seccompListener") init.seccomp_listener = std::move(fds[i]);
+    if (names[i] == "proxyListener") init.proxy_listener = std::move(fds[i]);
   }
   return init;
 }

@@ -34,6 +34,8 @@ struct InitProcess {
   pid_t pid = -1;
   base::UniqueFd control;
   std::vector<std::pair<std::string, std::string>> confirmed;  // feature, mechanism
+  base::UniqueFd seccomp_listener;  // when the setup asked for seccomp_report
+  base::UniqueFd proxy_listener;    // when the setup had a proxy_port
 };
 
 struct InitLaunch {

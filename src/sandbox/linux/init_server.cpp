@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/close_range.h>
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
 #include <dirent.h>
 #include <sys/ioctl.h>
@@ -18,6 +19,7 @@
 #include <cstring>
 #include <fstream>
 #include <map>
+#include <memory>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -66,56 +68,82 @@ std::vector<std::string> executable_candidates(const std::string& name,
   return out;
 }
 
-struct ChildError {
-  uint8_t step;  // 1 stdio, 2 setpgid, 3 signals, 4 rlimit, 5 chdir, 6 execve
-  int error;
-};
-
 const char* child_step_name(uint8_t step) {
   static const char* names[] = {"?", "dup2 stdio", "setpgid/setsid", "reset signals", "setrlimit",
                                 "chdir", "execve"};
   return step < 7 ? names[step] : "?";
 }
 
-[[noreturn]] void child_fail(int pipe_fd, uint8_t step) {
-  ChildError e{step, errno};
-  ssize_t ignored = ::write(pipe_fd, &e, sizeof e);
-  (void)ignored;
+// What the exec's child needs, prepared before the clone. The child shares
+// our memory (CLONE_VM) and we are suspended (CLONE_VFORK) until it calls
+// execve or exits, so it only makes system calls, and a failed step is
+// written back into `step` and `error` for us to read.
+struct ChildArgs {
+  const ExecRequest* req;
+  int stdio[3];
+  char* const* argv;
+  char* const* envp;
+  uint8_t step = 0;  // 1 stdio, 2 setpgid, 3 signals, 4 rlimit, 5 chdir, 6 execve
+  int error = 0;
+};
+
+[[noreturn]] void child_fail(ChildArgs& args, uint8_t step) {
+  args.error = errno;
+  args.step = step;
   ::_exit(127);
 }
 
-// In the forked child: everything was prepared by the parent.
-[[noreturn]] void run_child(const ExecRequest& req, const std::vector<base::UniqueFd>& fds,
-                            int error_pipe, char* const* argv, char* const* envp) {
+// In the cloned child: everything was prepared by the parent.
+int run_child(void* raw) {
+  ChildArgs& args = *static_cast<ChildArgs*>(raw);
+  const ExecRequest& req = *args.req;
+  // Handlers before the mask (all blocked since the clone): none may run here.
+  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
   for (int i = 0; i < 3; ++i) {
-    if (::dup2(fds[i].get(), i) < 0) child_fail(error_pipe, 1);
+    int done = args.stdio[i] == i ? ::fcntl(i, F_SETFD, 0) : ::dup2(args.stdio[i], i);
+    if (done < 0) child_fail(args, 1);
   }
   if (req.pty) {  // own session, the pty as controlling terminal
-    if (::setsid() < 0 || ::ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0) child_fail(error_pipe, 2);
+    if (::setsid() < 0 || ::ioctl(STDIN_FILENO, TIOCSCTTY, 0) != 0) child_fail(args, 2);
   } else if (::setpgid(0, 0) != 0) {
-    child_fail(error_pipe, 2);
+    child_fail(args, 2);
   }
   // Orphans of the command (double forks, setsid) reparent to its leader,
   // not to us, so a kill of the exec can find its whole tree.
   ::prctl(PR_SET_CHILD_SUBREAPER, 1);
   sigset_t none;
   sigemptyset(&none);
-  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) child_fail(error_pipe, 3);
-  for (int sig = 1; sig < NSIG; ++sig) ::signal(sig, SIG_DFL);
+  if (::sigprocmask(SIG_SETMASK, &none, nullptr) != 0) child_fail(args, 3);
   for (const auto& r : req.rlimits) {
     rlimit value{r[1], r[2]};
-    if (::setrlimit(int(r[0]), &value) != 0) child_fail(error_pipe, 4);
+    if (::setrlimit(int(r[0]), &value) != 0) child_fail(args, 4);
   }
-  if (::chdir(req.cwd.c_str()) != 0) child_fail(error_pipe, 5);
+  if (::chdir(req.cwd.c_str()) != 0) child_fail(args, 5);
   ::syscall(SYS_close_range, 3u, ~0u, CLOSE_RANGE_CLOEXEC);
   int last_error = ENOENT;
   for (const auto& path : req.candidates) {
-    ::execve(path.c_str(), argv, envp);
+    ::execve(path.c_str(), args.argv, args.envp);
     // Keep the most telling error: EACCES beats ENOENT, as in execvp.
     if (errno != ENOENT && errno != ENOTDIR) last_error = errno;
   }
   errno = last_error;
-  child_fail(error_pipe, 6);
+  child_fail(args, 6);
+}
+
+// clone(CLONE_VM | CLONE_VFORK), as posix_spawn does: no copy of our page
+// tables, and we resume once the child has called execve (or failed). All
+// signals are blocked around it so that none runs a handler in the child.
+pid_t clone_child(ChildArgs& args) {
+  constexpr size_t kStackBytes = 256 * 1024;
+  static std::unique_ptr<char[]> stack(new char[kStackBytes]);  // the init is single-threaded
+  sigset_t all, old;
+  sigfillset(&all);
+  ::sigprocmask(SIG_SETMASK, &all, &old);
+  pid_t pid = ::clone(run_child, stack.get() + kStackBytes, CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
+  int saved = errno;
+  ::sigprocmask(SIG_SETMASK, &old, nullptr);
+  errno = saved;
+  return pid;
 }
 
 // Stops the leader and every process of its tree (setsid escapees included:
@@ -265,27 +293,18 @@ void ExecServer::start(const json& body, std::vector<base::UniqueFd> fds) {
   for (auto& e : req.env) envp.push_back(e.data());
   envp.push_back(nullptr);
 
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
-    return send({{"op", "execFailed"}, {"id", req.id}, {"message", std::string("pipe2: ") + std::strerror(errno)}});
-  }
-  base::UniqueFd read_end(pipe_fds[0]), write_end(pipe_fds[1]);
-  pid_t pid = ::fork();
-  if (pid == 0) run_child(req, fds, write_end.get(), argv.data(), envp.data());
-  write_end.reset();
+  ChildArgs args{&req, {fds[0].get(), fds[1].get(), fds[2].get()}, argv.data(), envp.data()};
+  pid_t pid = clone_child(args);
   if (pid < 0) {
-    return send({{"op", "execFailed"}, {"id", req.id}, {"message", std::string("fork: ") + std::strerror(errno)}});
+    return send({{"op", "execFailed"}, {"id", req.id}, {"message", std::string("clone: ") + std::strerror(errno)}});
   }
-  ChildError error{};
-  ssize_t n;
-  do {
-    n = ::read(read_end.get(), &error, sizeof error);
-  } while (n < 0 && errno == EINTR);
-  if (n == sizeof error) {
-    ::waitpid(pid, nullptr, 0);
-    std::string what = error.step == 6 ? "execve(\"" + req.argv[0] + "\")" : child_step_name(error.step);
-    if (error.step == 5) what += "(\"" + req.cwd + "\")";
-    return send({{"op", "execFailed"}, {"id", req.id}, {"message", what + ": " + std::strerror(error.error)}});
+  if (args.step != 0) {
+    // The child has left already; reap it here, not in reap_children (it is no leader).
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    std::string what = args.step == 6 ? "execve(\"" + req.argv[0] + "\")" : child_step_name(args.step);
+    if (args.step == 5) what += "(\"" + req.cwd + "\")";
+    return send({{"op", "execFailed"}, {"id", req.id}, {"message", what + ": " + std::strerror(args.error)}});
   }
   leaders_[pid] = req.id;
   json started = {{"op", "started"}, {"id", req.id}, {"pid", pid}};

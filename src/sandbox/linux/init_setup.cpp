@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <net/if.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
@@ -170,7 +172,23 @@ void bring_up_loopback() {
   check(rc, "ioctl(SIOCSIFFLAGS) up", "lo");
 }
 
-void confine(const SandboxSetup& setup, std::vector<ConfirmedFeature>& confirmed) {
+// The sandbox's only way out with an allowlist: agentd's proxy, reached
+// through this listener on the sandbox's own loopback.
+base::UniqueFd listen_for_proxy(uint16_t port) {
+  base::UniqueFd fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+  if (!fd) fail("socket for the proxy listener", "127.0.0.1");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  check(::bind(fd.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr), "bind proxy listener",
+        "127.0.0.1:" + std::to_string(port));
+  check(::listen(fd.get(), 128), "listen", "127.0.0.1:" + std::to_string(port));
+  return fd;
+}
+
+void confine(const SandboxSetup& setup, BuiltSandbox& built) {
+  auto& confirmed = built.confirmed;
   check(::prctl(PR_SET_DUMPABLE, 0), "prctl(PR_SET_DUMPABLE)");
   if (auto dropped = drop_all_privileges(); !dropped) {
     errno = dropped.error().code.value();
@@ -186,15 +204,17 @@ void confine(const SandboxSetup& setup, std::vector<ConfirmedFeature>& confirmed
     confirmed.push_back({"landlock", report->summary});
   }
   if (!setup.seccomp) return;
-  auto seccomp = install_seccomp_filter(SeccompOptions{setup.seccomp_allow_inet});
+  auto seccomp = install_seccomp_filter(SeccompOptions{setup.seccomp_allow_inet, setup.seccomp_report});
   if (!seccomp) throw StepError{{"seccomp", seccomp.error().code.value(), seccomp.error().message()}};
-  confirmed.push_back({"seccomp", *seccomp});
+  confirmed.push_back({"seccomp", seccomp->description});
+  built.seccomp_listener = std::move(seccomp->listener);
 }
 
 }  // namespace
 
-std::variant<std::vector<ConfirmedFeature>, SetupFailure> build_sandbox(const SandboxSetup& setup) {
-  std::vector<ConfirmedFeature> confirmed;
+std::variant<BuiltSandbox, SetupFailure> build_sandbox(const SandboxSetup& setup) {
+  BuiltSandbox built;
+  auto& confirmed = built.confirmed;
   try {
     if (setup.cgroup_namespace) {
       check(::unshare(CLONE_NEWCGROUP), "unshare(CLONE_NEWCGROUP)");
@@ -210,12 +230,13 @@ std::variant<std::vector<ConfirmedFeature>, SetupFailure> build_sandbox(const Sa
       bring_up_loopback();
       confirmed.push_back({"network", "own network namespace, loopback only"});
     }
+    if (setup.proxy_port) built.proxy_listener = listen_for_proxy(setup.proxy_port);
     check(::chdir(setup.workdir.c_str()), "chdir", setup.workdir);
-    confine(setup, confirmed);
+    confine(setup, built);
   } catch (const StepError& e) {
     return e.failure;
   }
-  return confirmed;
+  return built;
 }
 
 }  // namespace agentd::sandbox::linuxns

@@ -13,6 +13,8 @@
 #include <tuple>
 
 #include "base/log.hpp"
+#include "netproxy/proxy_environment.hpp"
+#include "netproxy/proxy_server.hpp"
 #include "sandbox/linux/cgroup.hpp"
 #include "sandbox/linux/file_channel.hpp"
 #include "sandbox/linux/process_tree.hpp"
@@ -257,11 +259,50 @@ LinuxSandbox::LinuxSandbox(asio::io_context& io, InitProcess init, std::string h
       workdir_fd_(std::move(workdir_fd)),
       created_workdir_(created_workdir),
       capabilities_(std::move(caps)),
-      cgroup_(std::move(cgroup)) {
+      cgroup_(std::move(cgroup)),
+      proxy_listener_(std::move(init.proxy_listener)) {
   link_->start();
+  if (init.seccomp_listener) {
+    seccomp_monitor_ = std::make_shared<SeccompMonitor>(io, std::move(init.seccomp_listener), init_pid_);
+    seccomp_monitor_->set_handler([handler = violation_handler_](const Violation& v) {
+      if (*handler) (*handler)(v);
+    });
+    seccomp_monitor_->start();
+  }
 }
 
 LinuxSandbox::~LinuxSandbox() { destroy(true); }
+
+void LinuxSandbox::on_violation(std::function<void(const Violation&)> handler) {
+  *violation_handler_ = std::move(handler);
+}
+
+bool LinuxSandbox::start_proxy(std::shared_ptr<const netproxy::Allowlist> rules) {
+  if (!proxy_listener_) return false;
+  netproxy::ProxyServer::Callbacks callbacks;
+  callbacks.on_decision = [handler = violation_handler_](const netproxy::ConnectionEvent& event) {
+    if (event.allowed || !*handler) return;
+    Violation v;
+    v.kind = "network";
+    v.detail = event.destination + " refused: " + event.reason;
+    (*handler)(v);
+  };
+  proxy_ = std::make_shared<netproxy::ProxyServer>(io_, std::move(rules), std::move(callbacks));
+  if (auto served = proxy_->serve(proxy_listener_.release()); !served) {
+    base::log_error("egress proxy: " + served.error().message());
+    return false;
+  }
+  return true;
+}
+
+std::map<std::string, Sandbox::DestinationCount> LinuxSandbox::egress() const {
+  std::map<std::string, DestinationCount> out;
+  if (!proxy_) return out;
+  for (const auto& [destination, stats] : proxy_->stats().destinations) {
+    out[destination] = {stats.allowed, stats.refused, stats.bytes_up, stats.bytes_down};
+  }
+  return out;
+}
 
 std::variant<exec::LaunchedChild, exec::LaunchFailure> LinuxSandbox::launch(
     const exec::LaunchRequest& request) {
@@ -272,6 +313,12 @@ std::variant<exec::LaunchedChild, exec::LaunchFailure> LinuxSandbox::launch(
 
   json env = json::array();
   for (const auto& [name, value] : request.env) env.push_back(name + "=" + value);
+  if (proxy_) {
+    // Tools find the allowlist proxy the usual way; a caller's own value wins.
+    for (const auto& entry : netproxy::proxy_environment("127.0.0.1", kProxyPort)) {
+      if (!request.env.count(entry.substr(0, entry.find('=')))) env.push_back(entry);
+    }
+  }
   uint64_t id = next_exec_++;
   json message = {{"op", "exec"},
                   {"id", id},
@@ -373,6 +420,9 @@ FileReply LinuxSandbox::file_op(const FileRequest& request) {
 bool LinuxSandbox::destroy(bool keep_workdir) {
   if (destroyed_) return false;
   destroyed_ = true;
+  *violation_handler_ = nullptr;
+  if (seccomp_monitor_) seccomp_monitor_->stop();
+  if (proxy_) proxy_->stop();
   if (*suspended_) (void)resume();  // frozen processes cannot die
   link_->close();
   stop_init(init_pid_);  // PID 1 gone: the kernel kills the whole namespace

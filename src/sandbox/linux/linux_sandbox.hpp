@@ -10,6 +10,12 @@
 #include "sandbox/backend.hpp"
 #include "sandbox/linux/control_channel.hpp"
 #include "sandbox/linux/init_process.hpp"
+#include "sandbox/linux/seccomp_monitor.hpp"
+
+namespace agentd::netproxy {
+class ProxyServer;
+struct Allowlist;
+}  // namespace agentd::netproxy
 
 namespace agentd::sandbox::linuxns {
 
@@ -75,8 +81,20 @@ class LinuxSandbox final : public Sandbox {
   base::Status resume() override;
   std::optional<Usage> usage() const override;
   FileReply file_op(const FileRequest& request) override;
+  void on_violation(std::function<void(const Violation&)> handler) override;
+  std::map<std::string, DestinationCount> egress() const override;
+
+  // Serves the listener the init made on the sandbox's loopback with an
+  // egress proxy applying `rules`; false when the init made none.
+  bool start_proxy(std::shared_ptr<const netproxy::Allowlist> rules);
+  bool reports_syscalls() const { return seccomp_monitor_ != nullptr; }
+
+  // Where processes find the proxy: 127.0.0.1:kProxyPort inside.
+  static constexpr uint16_t kProxyPort = 3128;
 
  private:
+  void report(const Violation& violation) const;
+
   boost::asio::io_context& io_;
   pid_t init_pid_;
   std::shared_ptr<ControlLink> link_;
@@ -90,6 +108,12 @@ class LinuxSandbox final : public Sandbox {
   uint64_t next_exec_ = 1;
   bool destroyed_ = false;
   std::shared_ptr<bool> suspended_ = std::make_shared<bool>(false);
+  std::shared_ptr<SeccompMonitor> seccomp_monitor_;
+  base::UniqueFd proxy_listener_;
+  std::shared_ptr<netproxy::ProxyServer> proxy_;
+  // Shared with the monitor's and proxy's callbacks, which may run late.
+  std::shared_ptr<std::function<void(const Violation&)>> violation_handler_ =
+      std::make_shared<std::function<void(const Violation&)>>();
 };
 
 }  // namespace agentd::sandbox::linuxns

@@ -48,17 +48,26 @@ std::vector<pid_t> descendants_of(pid_t leader) {
   return live;
 }
 
-pid_t innermost_pid(pid_t pid) {
+namespace {
+
+// The last number on the `key` line of /proc/<pid>/status; 0 when absent.
+pid_t status_field(pid_t pid, const std::string& key) {
   std::ifstream status("/proc/" + std::to_string(pid) + "/status");
   std::string line;
   while (std::getline(status, line)) {
-    if (line.rfind("NSpid:", 0) != 0) continue;
-    std::istringstream fields(line.substr(6));
+    if (line.rfind(key, 0) != 0) continue;
+    std::istringstream fields(line.substr(key.size()));
     pid_t last = 0, value;
     while (fields >> value) last = value;
     return last;
   }
   return 0;
 }
+
+}  // namespace
+
+pid_t innermost_pid(pid_t pid) { return status_field(pid, "NSpid:"); }
+
+pid_t parent_of(pid_t pid) { return status_field(pid, "PPid:"); }
 
 }  // namespace agentd::sandbox::linuxns

@@ -22,4 +22,7 @@ std::vector<pid_t> descendants_of(pid_t leader);
 // /proc/<pid>/status); 0 when unknown.
 pid_t innermost_pid(pid_t pid);
 
+// The parent of `pid` as this /proc shows it; 0 when gone or outside.
+pid_t parent_of(pid_t pid);
+
 }  // namespace agentd::sandbox::linuxns

@@ -9,7 +9,9 @@
 
 #include <array>
 #include <cstdint>
+#include <fstream>
 #include <initializer_list>
+#include <cstdlib>
 #include <memory>
 
 namespace agentd::sandbox::linuxns {
@@ -93,9 +95,15 @@ base::Status set_attributes(scmp_filter_ctx ctx) {
   return {};
 }
 
-base::Status add_outright_denials(scmp_filter_ctx ctx) {
+// How a denial is delivered: straight from the kernel, or through the
+// supervisor, which answers with the same errno and reports it.
+uint32_t deny_action(const SeccompOptions& options, int error) {
+  return options.report_violations ? SCMP_ACT_NOTIFY : SCMP_ACT_ERRNO(error);
+}
+
+base::Status add_outright_denials(scmp_filter_ctx ctx, uint32_t action) {
   for (const char* name : kDeniedOutright) {
-    if (auto s = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), name); !s) return s;
+    if (auto s = add_rule(ctx, action, name); !s) return s;
   }
   return {};
 }
@@ -103,10 +111,9 @@ base::Status add_outright_denials(scmp_filter_ctx ctx) {
 // clone() with any namespace flag fails; plain fork/thread creation works.
 // clone3() passes its flags in memory seccomp cannot read, so it reports
 // ENOSYS and glibc (>= 2.34) falls back to clone().
-base::Status add_clone_rules(scmp_filter_ctx ctx) {
+base::Status add_clone_rules(scmp_filter_ctx ctx, uint32_t action) {
   for (uint64_t flag : kCloneNamespaceFlags) {
-    auto s =
-        add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "clone", {SCMP_A0_64(SCMP_CMP_MASKED_EQ, flag, flag)});
+    auto s = add_rule(ctx, action, "clone", {SCMP_A0_64(SCMP_CMP_MASKED_EQ, flag, flag)});
     if (!s) return s;
   }
   return add_rule(ctx, SCMP_ACT_ERRNO(ENOSYS), "clone3");
@@ -116,22 +123,21 @@ base::Status add_clone_rules(scmp_filter_ctx ctx) {
 // libseccomp takes one comparison per argument and rule, so "low 32 bits
 // neither all zero nor all one" is spelled as 32 rules: some bit i is 1 while
 // bit i+1 (cyclically) is 0. Values above 32 bits are refused as well.
-base::Status add_personality_rules(scmp_filter_ctx ctx) {
-  auto s = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "personality", {SCMP_A0_64(SCMP_CMP_GT, kLow32)});
+base::Status add_personality_rules(scmp_filter_ctx ctx, uint32_t action) {
+  auto s = add_rule(ctx, action, "personality", {SCMP_A0_64(SCMP_CMP_GT, kLow32)});
   for (unsigned bit = 0; s && bit < 32; ++bit) {
     uint64_t one = 1ULL << bit;
     uint64_t next = 1ULL << ((bit + 1) % 32);
-    s = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "personality",
-                 {SCMP_A0_64(SCMP_CMP_MASKED_EQ, one | next, one)});
+    s = add_rule(ctx, action, "personality", {SCMP_A0_64(SCMP_CMP_MASKED_EQ, one | next, one)});
   }
   return s;
 }
 
 // Terminal injection. The kernel reads the command as 32 bits, so the rule
 // masks the upper half (else TIOCSTI | 1 << 32 slips through).
-base::Status add_ioctl_rules(scmp_filter_ctx ctx) {
+base::Status add_ioctl_rules(scmp_filter_ctx ctx, uint32_t action) {
   for (uint64_t request : {uint64_t{TIOCSTI}, uint64_t{TIOCLINUX}}) {
-    auto s = add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "ioctl",
+    auto s = add_rule(ctx, action, "ioctl",
                       {SCMP_A1_64(SCMP_CMP_MASKED_EQ, kLow32, request)});
     if (!s) return s;
   }
@@ -141,16 +147,15 @@ base::Status add_ioctl_rules(scmp_filter_ctx ctx) {
 // prlimit64 on another process: every process of a sandbox has the same
 // uid, so the kernel would let one lower the limits of the sandbox's PID 1
 // (starving it of descriptors). Only the caller's own limits (pid 0) may change.
-base::Status add_prlimit_rules(scmp_filter_ctx ctx) {
-  return add_rule(ctx, SCMP_ACT_ERRNO(EPERM), "prlimit64", {SCMP_A0_64(SCMP_CMP_NE, 0)});
+base::Status add_prlimit_rules(scmp_filter_ctx ctx, uint32_t action) {
+  return add_rule(ctx, action, "prlimit64", {SCMP_A0_64(SCMP_CMP_NE, 0)});
 }
 
 // Deny `call` (socket or socketpair) for every first argument except the
 // exact values of `allowed` (ascending). A value with bits above 32 set is
 // refused too, even if the kernel would truncate it to an allowed family.
-base::Status deny_families_except(scmp_filter_ctx ctx, const char* call,
+base::Status deny_families_except(scmp_filter_ctx ctx, uint32_t action, const char* call,
                                   std::initializer_list<uint64_t> allowed) {
-  const uint32_t action = SCMP_ACT_ERRNO(EAFNOSUPPORT);
   uint64_t next = 0;  // smallest value not yet decided
   for (uint64_t family : allowed) {
     for (uint64_t v = next; v < family; ++v) {
@@ -162,11 +167,12 @@ base::Status deny_families_except(scmp_filter_ctx ctx, const char* call,
 }
 
 base::Status add_socket_rules(scmp_filter_ctx ctx, const SeccompOptions& options) {
+  uint32_t action = deny_action(options, EAFNOSUPPORT);
   auto s = options.allow_inet_sockets
-               ? deny_families_except(ctx, "socket", {AF_UNIX, AF_INET, AF_INET6})
-               : deny_families_except(ctx, "socket", {AF_UNIX});
+               ? deny_families_except(ctx, action, "socket", {AF_UNIX, AF_INET, AF_INET6})
+               : deny_families_except(ctx, action, "socket", {AF_UNIX});
   if (!s) return s;
-  return deny_families_except(ctx, "socketpair", {AF_UNIX});
+  return deny_families_except(ctx, action, "socketpair", {AF_UNIX});
 }
 
 std::string native_arch_name() {
@@ -187,28 +193,56 @@ std::string describe(const SeccompOptions& options) {
       "process EPERM, socket families: " +
       (options.allow_inet_sockets ? "unix, inet, inet6" : "unix") + " (others EAFNOSUPPORT)";
   if (!absent.empty()) text += "; not on this architecture: " + absent;
+  if (options.report_violations) text += "; each denial reported through a user-notification listener";
   return text;
 }
 
 }  // namespace
 
-base::Result<std::string> install_seccomp_filter(const SeccompOptions& options) {
+base::Result<SeccompInstalled> install_seccomp_filter(const SeccompOptions& options) {
   FilterPtr filter(seccomp_init(SCMP_ACT_ALLOW));
   if (!filter) return base::plain_error("seccomp_init: failed (out of memory?)");
   scmp_filter_ctx ctx = filter.get();
+  uint32_t eperm = deny_action(options, EPERM);
   if (auto s = set_attributes(ctx); !s) return s.error();
-  if (auto s = add_outright_denials(ctx); !s) return s.error();
-  if (auto s = add_clone_rules(ctx); !s) return s.error();
-  if (auto s = add_personality_rules(ctx); !s) return s.error();
-  if (auto s = add_ioctl_rules(ctx); !s) return s.error();
-  if (auto s = add_prlimit_rules(ctx); !s) return s.error();
+  if (auto s = add_outright_denials(ctx, eperm); !s) return s.error();
+  if (auto s = add_clone_rules(ctx, eperm); !s) return s.error();
+  if (auto s = add_personality_rules(ctx, eperm); !s) return s.error();
+  if (auto s = add_ioctl_rules(ctx, eperm); !s) return s.error();
+  if (auto s = add_prlimit_rules(ctx, eperm); !s) return s.error();
   if (auto s = add_socket_rules(ctx, options); !s) return s.error();
   if (int rc = seccomp_load(ctx); rc < 0) {
     // EACCES: neither no_new_privs nor CAP_SYS_ADMIN (SCMP_FLTATR_CTL_NNP is off).
     const char* step = rc == -EACCES ? "seccomp_load (no_new_privs is not set)" : "seccomp_load";
     return base::errno_error(step, -rc);
   }
-  return describe(options);
+  SeccompInstalled installed{describe(options), {}};
+  if (options.report_violations) {
+    int fd = seccomp_notify_fd(ctx);
+    if (fd < 0) return base::plain_error("seccomp_notify_fd: the filter has no listener");
+    installed.listener.reset(fd);
+  }
+  return installed;
+}
+
+bool notify_supported() {
+  std::ifstream actions("/proc/sys/kernel/seccomp/actions_avail");
+  std::string list;
+  std::getline(actions, list);
+  return list.find("user_notif") != std::string::npos && seccomp_api_get() >= 5;
+}
+
+int denial_errno(int syscall_nr) {
+  bool socket_call = syscall_nr == native_syscall("socket") || syscall_nr == native_syscall("socketpair");
+  return socket_call ? EAFNOSUPPORT : EPERM;
+}
+
+std::string syscall_name(int syscall_nr) {
+  char* name = seccomp_syscall_resolve_num_arch(SCMP_ARCH_NATIVE, syscall_nr);
+  if (!name) return "syscall " + std::to_string(syscall_nr);
+  std::string out = name;
+  ::free(name);
+  return out;
 }
 
 std::vector<std::string> denied_syscall_names() {

@@ -199,6 +199,8 @@ json to_json(const SandboxSetup& setup) {
           {"ownNetwork", setup.own_network},
           {"seccomp", setup.seccomp},
           {"seccompAllowInet", setup.seccomp_allow_inet},
+          {"seccompReport", setup.seccomp_report},
+          {"proxyPort", setup.proxy_port},
           {"cgroupNamespace", setup.cgroup_namespace},
           {"landlock", setup.landlock},
           {"landlockRules",
@@ -233,6 +235,8 @@ base::Result<SandboxSetup> setup_from_json(const json& j) {
     setup.own_network = j.at("ownNetwork").get<bool>();
     setup.seccomp = j.at("seccomp").get<bool>();
     setup.seccomp_allow_inet = j.at("seccompAllowInet").get<bool>();
+    setup.seccomp_report = j.at("seccompReport").get<bool>();
+    setup.proxy_port = j.at("proxyPort").get<uint16_t>();
     setup.cgroup_namespace = j.at("cgroupNamespace").get<bool>();
     setup.landlock = j.at("landlock").get<bool>();
     const auto& r = j.at("landlockRules");

@@ -33,6 +33,10 @@ struct SandboxSetup {
   bool own_network = true;             // bring loopback up in the new net namespace
   bool seccomp = true;
   bool seccomp_allow_inet = true;
+  bool seccomp_report = false;  // denials through a user-notification listener
+  // Non-zero: a TCP listener on 127.0.0.1:proxy_port, made in the sandbox's
+  // network namespace and handed to agentd, whose egress proxy serves it.
+  uint16_t proxy_port = 0;
   bool cgroup_namespace = true;  // unshare(CLONE_NEWCGROUP) once in the sandbox's cgroup
   bool landlock = true;
   LandlockRules landlock_rules;

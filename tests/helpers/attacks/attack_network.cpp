@@ -196,9 +196,42 @@ void make_socket(const Args& args) {
 
 }  // namespace
 
+namespace {
+
+// proxy-connect PROXY_PORT HOST PORT: asks the sandbox's egress proxy on
+// 127.0.0.1:PROXY_PORT for a tunnel (HTTP CONNECT), then sends "ping\n"
+// through it. A refusal (any status but 200) blocks; a tunnel whose far end
+// answers is ok, with the answer as the detail.
+void proxy_connect(const Args& args) {
+  Endpoint proxy = endpoint("127.0.0.1", args[0]);
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) broken("socket", errno);
+  if (int err = connect_bounded(fd, reinterpret_cast<sockaddr*>(&proxy.addr), proxy.len)) {
+    broken("connect to the proxy", err);
+  }
+  std::string target = args[1] + ":" + args[2];
+  std::string request = "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n\r\n";
+  if (::write(fd, request.data(), request.size()) != ssize_t(request.size())) broken("write", errno);
+  std::string head;
+  for (int i = 0; i < 50 && head.find("\r\n\r\n") == std::string::npos; ++i) {
+    std::string more = read_some(fd);
+    if (more.empty()) break;
+    head += more;
+  }
+  std::string status = head.substr(0, head.find("\r\n"));
+  if (status.find(" 200") == std::string::npos) blocked(0, "proxy answered: " + status);
+  if (::write(fd, "ping\n", 5) != 5) broken("write through the tunnel", errno);
+  std::string reply = head.substr(head.find("\r\n\r\n") + 4);
+  if (reply.empty()) reply = read_some(fd);
+  ok("tunnel to " + target + " answered: " + reply.substr(0, reply.find('\n')));
+}
+
+}  // namespace
+
 const std::vector<Command>& network_commands() {
   static const std::vector<Command> commands = {
       {"connect", "IP PORT [EXPECTED]", 2, tcp_connect},
+      {"proxy-connect", "PROXY_PORT HOST PORT", 3, proxy_connect},
       {"udp-send", "IP PORT", 2, udp_send},
       {"connect-abstract", "NAME", 1, connect_abstract},
       {"connect-unix", "PATH", 1, connect_unix},
