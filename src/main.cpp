@@ -14,11 +14,14 @@
 #include <memory>
 #include <optional>
 #include <string_view>
+#include <utility>
 
 #include "api/audit_log.hpp"
 #include "api/session.hpp"
 #include "base/log.hpp"
 #include "cli/one_shot.hpp"
+#include "mcp/detect.hpp"
+#include "mcp/mcp_server.hpp"
 #include "policy/config.hpp"
 #include "rpc/dispatcher.hpp"
 #include "rpc/transport.hpp"
@@ -42,6 +45,7 @@ struct Options {
   uint64_t audit_log_max_bytes = api::AuditLog::kDefaultMaxBytes;
   std::shared_ptr<const policy::ProfileSet> profiles;
   std::shared_ptr<api::AuditLog> audit;
+  bool mcp = false;  // --mcp: speak MCP from the first message on
 };
 
 // Gives the protocol its own CLOEXEC descriptors (fresh open file descriptions
@@ -136,6 +140,17 @@ int serve(const Options& options) {
     transport.when_drained(std::move(resume));
   };
   api::Session session(io, dispatcher, server_options);
+  // MCP mode (--mcp, or a first message that is an MCP initialize on line
+  // framing): the facade answers instead, through its own inner session.
+  std::unique_ptr<mcp::McpServer> mcp_server;
+  auto start_mcp = [&] {
+    auto send = [&transport](const nlohmann::json& m) {
+      transport.send(m.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
+    };
+    mcp_server = std::make_unique<mcp::McpServer>(io, server_options, send);
+  };
+  if (options.mcp) start_mcp();
+  bool first_frame = true;
 
   std::optional<int> exit_code;
   auto finish = [&](int code, const char* why) {
@@ -144,11 +159,22 @@ int serve(const Options& options) {
     base::log_info(std::string("exiting: ") + why);
     transport.close_input();
     session.destroy_everything();
+    if (mcp_server) mcp_server->shutdown();
   };
   dispatcher.on_exit([&](int code) { finish(code, "exit notification"); });
   transport.start({
-      [&](std::string body) { dispatcher.handle_message(body); },
-      [&](std::string message) { dispatcher.handle_frame_error(message); },
+      [&](std::string body) {
+        if (std::exchange(first_frame, false) && !mcp_server &&
+            transport.framing() == rpc::Framing::kLine && mcp::is_mcp_initialize(body)) {
+          start_mcp();
+        }
+        if (mcp_server) return mcp_server->handle_message(body);
+        dispatcher.handle_message(body);
+      },
+      [&](std::string message) {
+        if (mcp_server) return mcp_server->handle_frame_error(message);
+        dispatcher.handle_frame_error(message);
+      },
       [&] { finish(0, "stdin closed"); },
   });
   boost::asio::signal_set signals(io, SIGTERM, SIGINT, SIGHUP);
@@ -236,6 +262,9 @@ int main(int argc, char** argv) {
   app.add_option("--audit-log-max-bytes", options.audit_log_max_bytes,
                  "rotate the audit log at this size, keeping PATH.1 to PATH.3")
       ->check(CLI::Range(uint64_t(1024), uint64_t(1) << 40));
+  app.add_flag("--mcp", options.mcp,
+               "serve MCP (Model Context Protocol) tools over stdio; without it an MCP "
+               "initialize as the first message also selects MCP (docs/mcp.md)");
   cli::RunOptions run;
   auto* probe_cmd = app.add_subcommand("probe", "print what this machine can enforce, per backend");
   bool probe_json = false;
