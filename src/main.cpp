@@ -203,6 +203,9 @@ CLI::App* add_run_subcommand(CLI::App& app, cli::RunOptions& run) {
                   "profile of the config file");
   cmd->add_option("--net", run.network, "none or host (default: the profile's)")
       ->check(CLI::IsMember({"none", "host"}));
+  cmd->add_option("--allow", run.allow,
+                  "only these network destinations, through agentd's proxy: host, *.domain, "
+                  "IP or CIDR, each with an optional :port; repeatable");
   cmd->add_option("-v,--volume", run.volumes,
                   "HOSTPATH[:ro|rw], visible at the same path "
                   "(default ro); repeatable");

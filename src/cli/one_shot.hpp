@@ -43,6 +43,7 @@ class OneShotSandbox {
   exec::ExecOutcome run(std::vector<std::string> argv, const policy::Limits& limits,
                         const OnOutput& on_output, const OnStart& on_start = {});
   const sandbox::Sandbox& sandbox() const { return *sandbox_; }
+  sandbox::Sandbox& sandbox() { return *sandbox_; }
 
  private:
   boost::asio::io_context& io_;
@@ -64,6 +65,7 @@ struct RunOptions {
   std::string profile;
   std::string network;
   std::vector<std::string> volumes;  // HOSTPATH[:ro|rw]
+  std::vector<std::string> allow;    // network allowlist rules (implies the allowlist)
   std::optional<uint64_t> timeout_ms;
   std::vector<std::string> argv;
 };

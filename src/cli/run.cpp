@@ -11,6 +11,8 @@
 
 #include "base/log.hpp"
 #include "cli/one_shot.hpp"
+#include "api/violation_log.hpp"
+#include "netproxy/allowlist.hpp"
 #include "sandbox/janitor.hpp"
 
 namespace agentd::cli {
@@ -54,6 +56,17 @@ base::Result<policy::SandboxSpec> spec_from(const RunOptions& options) {
   spec.profile = options.profile;
   if (options.network == "none") spec.network = policy::NetworkMode::kNone;
   if (options.network == "host") spec.network = policy::NetworkMode::kHost;
+  if (!options.allow.empty()) {
+    if (!options.network.empty()) {
+      return base::plain_error("--allow and --net " + options.network +
+                               " contradict each other: --allow means only those destinations");
+    }
+    if (auto rules = netproxy::parse_allowlist(options.allow, {}); !rules) {
+      return base::plain_error("--allow: " + rules.error().message());
+    }
+    spec.network = policy::NetworkMode::kAllowlist;
+    spec.network_allow = options.allow;
+  }
   for (const auto& volume : options.volumes) {
     if (auto added = add_volume(volume, spec); !added) return added.error();
   }
@@ -95,6 +108,13 @@ int run_command(const CliContext& context, const RunOptions& options) {
                  created.error().message().c_str());
     return 125;
   }
+  // What the kernel or the proxy refused, for the person at the terminal
+  // (rate-limited like sandbox/violation: a loop must not flood it).
+  auto refusals = std::make_shared<api::ViolationLog>();
+  sandbox.sandbox().on_violation([refusals](const sandbox::Violation& v) {
+    if (!refusals->admit(v.kind, api::ViolationLog::Clock::now())) return;
+    std::fprintf(stderr, "agentd run: refused (%s): %s\n", v.kind.c_str(), v.detail.c_str());
+  });
   policy::Limits limits;
   limits.wall_time_ms = options.timeout_ms;
   boost::asio::signal_set signals(io, SIGINT, SIGTERM, SIGHUP);

@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { AGENTD_BIN } from './lib/agentd.mjs';
 
 // Runs agentd with `args` to its end; its stdout, stderr and exit status.
@@ -111,4 +112,28 @@ test('self-test holds every attack in a linux sandbox', async (t) => {
   assert.equal(r.code, 0, r.stdout + r.stderr);
   assert.match(r.stdout, /^PASS /m);
   assert.doesNotMatch(r.stdout, /^FAIL /m);
+});
+
+test('run --allow: only the listed destination, refusals named on stderr', async (t) => {
+  if (!(await linuxOrSkip(t))) return;
+  const server = http.createServer((req, res) => res.end('hello through the proxy'));
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const { port } = server.address();
+  // Plain HTTP through $HTTP_PROXY: the absolute-form request proxies use.
+  const get = (target) => `
+    const http = require('http'); const proxy = new URL(process.env.HTTP_PROXY);
+    http.get({ host: proxy.hostname, port: proxy.port, path: '${target}' }, (res) => {
+      let body = ''; res.on('data', (d) => { body += d; });
+      res.on('end', () => console.log(res.statusCode + ' ' + body));
+    }).on('error', (e) => console.log('error ' + e.message));`;
+  const allowed = await agentd(['run', '--allow', `127.0.0.1:${port}`, '--', 'node', '-e', get(`http://127.0.0.1:${port}/`)]);
+  assert.equal(allowed.code, 0, allowed.stderr);
+  assert.equal(allowed.stdout.trim(), '200 hello through the proxy');
+  const refused = await agentd(['run', '--allow', `127.0.0.1:${port}`, '--', 'node', '-e', get('http://169.254.169.254/latest/meta-data/')]);
+  assert.match(refused.stdout, /^403 /, refused.stdout);
+  assert.match(refused.stderr, /refused \(network\): 169\.254\.169\.254:80/);
+  const contradiction = await agentd(['run', '--allow', 'example.com', '--net', 'host', '--', 'true']);
+  assert.equal(contradiction.code, 125);
+  assert.match(contradiction.stderr, /--allow and --net host contradict/);
 });
