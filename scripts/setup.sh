@@ -29,7 +29,7 @@ if ((${#missing[@]})); then
 fi
 
 # Node modules of the end-to-end tests and the JS clients (from package-lock).
-for dir in tests/e2e clients/typescript; do
+for dir in tests/e2e clients/typescript clients/mcp; do
   [[ -f "$dir/package.json" ]] || continue
   stamp="$dir/node_modules/.agentd-lock-stamp"
   if [[ ! -f "$stamp" || "$dir/package-lock.json" -nt "$stamp" ]]; then
