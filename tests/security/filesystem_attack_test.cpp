@@ -25,6 +25,8 @@ struct FsCase {
   std::set<std::string> errnos;     // accepted refusals (empty: any)
   std::string host_must_not_exist;  // a host path the attack must not have created
 };
+// Test names and ctest list the case by name, not as a byte dump.
+void PrintTo(const FsCase& c, std::ostream* os) { *os << c.name; }
 
 std::string up(int levels) {
   std::string out;
@@ -175,6 +177,8 @@ struct CwdCase {
   std::string cwd;
   bool allowed;
 };
+// Test names and ctest list the case by name, not as a byte dump.
+void PrintTo(const CwdCase& c, std::ostream* os) { *os << c.name; }
 
 class ExecCwd : public SecurityTest, public ::testing::WithParamInterface<CwdCase> {
  protected:

@@ -19,6 +19,8 @@ struct ContractCase {
   std::vector<std::string> args;
   bool needs_root = false;
 };
+// Test names and ctest list the case by name, not as a byte dump.
+void PrintTo(const ContractCase& c, std::ostream* os) { *os << c.name; }
 
 std::vector<ContractCase> contract_cases() {
   return {

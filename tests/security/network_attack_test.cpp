@@ -15,6 +15,8 @@ struct NetCase {
   std::vector<std::string> args;  // placeholders: see NetworkAttack::expand
   std::set<std::string> errnos;
 };
+// Test names and ctest list the case by name, not as a byte dump.
+void PrintTo(const NetCase& c, std::ostream* os) { *os << c.name; }
 
 const std::set<std::string> kNoRoute = {"ENETUNREACH", "EHOSTUNREACH", "EADDRNOTAVAIL"};
 const std::set<std::string> kFiltered = {"EAFNOSUPPORT"};

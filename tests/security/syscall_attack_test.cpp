@@ -17,6 +17,8 @@ struct SyscallCase {
   std::string name;
   std::string errno_name;  // what the default profile answers
 };
+// Test names and ctest list the case by name, not as a byte dump.
+void PrintTo(const SyscallCase& c, std::ostream* os) { *os << c.name; }
 
 std::vector<SyscallCase> syscall_cases() {
   std::vector<SyscallCase> cases;

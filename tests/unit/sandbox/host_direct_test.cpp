@@ -131,6 +131,7 @@ struct RefusedFeature {
   const char* feature;
   const char* field;
 };
+void PrintTo(const RefusedFeature& c, std::ostream* os) { *os << c.name; }
 
 class HostDirectRefusal : public HostDirectTest,
                           public ::testing::WithParamInterface<RefusedFeature> {};
