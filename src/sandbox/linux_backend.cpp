@@ -81,11 +81,12 @@ FeatureState probe_seccomp() {
 }  // namespace
 
 std::vector<FeatureState> probe_linux_features() {
+  FeatureState net = probe_namespace("netNamespace", CLONE_NEWNET);
   std::vector<FeatureState> features = {
       probe_namespace("userNamespace", CLONE_NEWUSER),
       probe_namespace("mountNamespace", CLONE_NEWNS),
       probe_namespace("pidNamespace", CLONE_NEWPID),
-      probe_namespace("netNamespace", CLONE_NEWNET),
+      net,
       probe_namespace("ipcNamespace", CLONE_NEWIPC),
       probe_namespace("utsNamespace", CLONE_NEWUTS),
       probe_namespace("cgroupNamespace", CLONE_NEWCGROUP),
@@ -93,6 +94,14 @@ std::vector<FeatureState> probe_linux_features() {
       probe_seccomp(),
   };
   for (auto& f : linuxns::probe_cgroup_features()) features.push_back(std::move(f));
+  features.push_back(net.state == FeatureState::State::kAvailable
+                         ? available("networkAllowlist", "own network namespace + agentd's egress proxy")
+                         : unavailable("networkAllowlist", "needs netNamespace: " + net.reason));
+  features.push_back(linuxns::notify_supported()
+                         ? available("violationReports.syscall", "seccomp user notification")
+                         : unavailable("violationReports.syscall",
+                                       "no seccomp user notification here (Linux >= 5.0 and "
+                                       "libseccomp >= 2.5 with the user_notif action)"));
   return features;
 }
 
