@@ -18,7 +18,12 @@ struct Options {
   int concurrent_execs = 200;
   int concurrent_sandboxes = 50;
   int rss_sandboxes = 20;
-  // Which cases to run: baselines, exec, create, throughput, concurrency, process. Empty: all.
+  // The Codex app-server for the protocol-peer row (scripts/bench.sh installs it) and the
+  // CODEX_HOME it runs with (its sandbox helpers refuse one under /tmp).
+  std::string codex = "bench/peers/node_modules/.bin/codex";
+  std::string codex_home = "bench/peers/codex-home";
+  // Which cases to run: baselines, exec, peer, create, throughput, concurrency, process.
+  // Empty: all.
   std::vector<std::string> only;
   bool wants(const std::string& c) const {
     return only.empty() || std::find(only.begin(), only.end(), c) != only.end();
@@ -29,6 +34,7 @@ struct Options {
 inline constexpr const char* kRawForkExec = "raw posix_spawn /bin/true + pipe + wait";
 inline constexpr const char* kBwrap = "bwrap --unshare-all ... /bin/true";
 inline constexpr const char* kRawPipe = "raw pipe read: head -c N /dev/zero";
+inline constexpr const char* kLinuxExecRoundTrip = "exec/start /bin/true -> exec/exit, linux";
 
 void run_baselines(const Options& o, Report& report);
 // Returns the number of lost notifications (mismatches) of the concurrency cases.

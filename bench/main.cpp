@@ -44,10 +44,14 @@ int main(int argc, char** argv) {
   app.add_option("--concurrent-sandboxes", o.concurrent_sandboxes)->capture_default_str();
   app.add_option("--rss-sandboxes", o.rss_sandboxes, "idle sandboxes for the RSS figure")
       ->capture_default_str();
+  app.add_option("--codex", o.codex, "codex executable for the protocol-peer row")
+      ->capture_default_str();
+  app.add_option("--codex-home", o.codex_home, "CODEX_HOME for it (not under /tmp)")
+      ->capture_default_str();
   app.add_option("--only", o.only,
-                 "run only these cases: baselines exec create throughput concurrency process")
-      ->check(
-          CLI::IsMember({"baselines", "exec", "create", "throughput", "concurrency", "process"}));
+                 "run only these cases: baselines exec peer create throughput concurrency process")
+      ->check(CLI::IsMember(
+          {"baselines", "exec", "peer", "create", "throughput", "concurrency", "process"}));
   app.add_option("--scale", scale, "multiply every iteration count by this")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
   if (scale != 1.0) {

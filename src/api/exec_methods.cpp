@@ -31,6 +31,26 @@ json exit_params(const std::string& exec_id, const std::string& sandbox_id,
   return params;
 }
 
+// One base64 exec/output notification, assembled in a buffer reused across
+// calls: base64 and our ids need no JSON escaping, so the hot path of output
+// skips the JSON DOM, its escaping dump and the copies in between.
+std::string_view base64_output_line(const std::string& exec_id, const char* stream, uint64_t seq,
+                                    std::string_view bytes) {
+  thread_local std::string body;
+  body.clear();
+  body.reserve((bytes.size() + 2) / 3 * 4 + 160);
+  body += R"({"jsonrpc":"2.0","method":"exec/output","params":{"execId":")";
+  body += exec_id;
+  body += R"(","stream":")";
+  body += stream;
+  body += R"(","seq":)";
+  body += std::to_string(seq);
+  body += R"(,"encoding":"base64","data":")";
+  OutputEncoder::append_base64(bytes, body);
+  body += R"("}})";
+  return body;
+}
+
 }  // namespace
 
 void Session::exec_start(const json& params, rpc::Reply reply, bool run) {
@@ -139,35 +159,24 @@ void Session::on_exec_output(const std::string& exec_id, exec::Stream stream,
         .append(bytes);
     return;
   }
-  OutputEncoder& encoder =
-      stream == exec::Stream::kStdout ? entry.stdout_encoder : entry.stderr_encoder;
+  bool out = stream == exec::Stream::kStdout;
+  OutputEncoder& encoder = out ? entry.stdout_encoder : entry.stderr_encoder;
+  if (encoder.is_base64()) {
+    const char* stream_name = entry.pty ? "pty" : out ? "stdout" : "stderr";
+    uint64_t& seq = out ? entry.stdout_seq : entry.stderr_seq;
+    dispatcher_.notify_serialized(base64_output_line(entry.id, stream_name, seq++, bytes));
+    return;
+  }
   json params;
   if (encoder.encode(bytes, params)) send_output(entry, stream, std::move(params));
 }
 
+// The utf8 encoding (base64 goes through base64_output_line in on_exec_output).
 void Session::send_output(ExecEntry& entry, exec::Stream stream, json params) {
   bool out = stream == exec::Stream::kStdout;
   uint64_t& seq = out ? entry.stdout_seq : entry.stderr_seq;
   const char* stream_name = entry.pty ? "pty" : out ? "stdout" : "stderr";
   const char* encoding = (out ? entry.stdout_encoder : entry.stderr_encoder).encoding();
-  if (std::string_view(encoding) == "base64") {
-    // The hot path: base64 and our ids need no JSON escaping, so the line is
-    // assembled directly instead of through a DOM and an escaping dump.
-    const std::string& data = params["data"].get_ref<const std::string&>();
-    std::string body;
-    body.reserve(data.size() + 160);
-    body += R"({"jsonrpc":"2.0","method":"exec/output","params":{"execId":")";
-    body += entry.id;
-    body += R"(","stream":")";
-    body += stream_name;
-    body += R"(","seq":)";
-    body += std::to_string(seq++);
-    body += R"(,"encoding":"base64","data":")";
-    body += data;
-    body += R"("}})";
-    dispatcher_.notify_serialized(body);
-    return;
-  }
   params["execId"] = entry.id;
   params["stream"] = stream_name;
   params["seq"] = seq++;

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <string>
 #include <string_view>
 
 #include "base/utf8.hpp"
@@ -15,6 +16,10 @@ class OutputEncoder {
   explicit OutputEncoder(bool utf8) : utf8_(utf8) {}
 
   const char* encoding() const { return utf8_ ? "utf8" : "base64"; }
+  bool is_base64() const { return !utf8_; }
+  // Appends the standard base64 (with padding) of `bytes` to `out`: the hot
+  // path of exec/output, whose lines are assembled without a JSON DOM.
+  static void append_base64(std::string_view bytes, std::string& out);
   // Fills params["data"] (and "replaced") and returns false when there is
   // nothing to send yet (only part of a character arrived).
   bool encode(std::string_view bytes, nlohmann::json& params);

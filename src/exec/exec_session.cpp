@@ -1,9 +1,12 @@
 #include "exec/exec_session.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
 #include <sys/ioctl.h>
 
 #include <boost/asio/write.hpp>
+#include <memory>
 
 namespace agentd::exec {
 
@@ -37,6 +40,15 @@ ExecSession::ExecSession(asio::io_context& io, LaunchedChild launched, Options o
       wall_timer_(io),
       drain_timer_(io),
       started_(std::chrono::steady_clock::now()) {
+  for (Pump* pump : {&stdout_pump_, &stderr_pump_}) {
+    if (pump->done) continue;
+    boost::system::error_code ignored;
+    pump->pipe.non_blocking(true, ignored);  // read_now reads only what is there
+    // A bigger pipe lets a fast writer hand over more per wake-up (fewer
+    // context switches per MiB). Best effort: the kernel may refuse (EPERM
+    // above the user's pipe quota), and a pty is no pipe (EBADF).
+    (void)::fcntl(pump->pipe.native_handle(), F_SETPIPE_SZ, kPipeBytes);
+  }
   if (launched.stdin_writer) {
     stdin_.assign(launched.stdin_writer.release());
   } else {
@@ -55,8 +67,12 @@ void ExecSession::begin() {
       self->child_->signal_group(SIGKILL);
     });
   }
-  read_next(stdout_pump_);
-  read_next(stderr_pump_);
+  // Never read here: output handed on before start() returned would reach a
+  // caller that has not registered the exec yet. The first read comes from
+  // the event loop.
+  for (Pump* pump : {&stdout_pump_, &stderr_pump_}) {
+    if (!pump->done) wait_readable(*pump);
+  }
 }
 
 void ExecSession::read_next(Pump& pump) {
@@ -66,18 +82,34 @@ void ExecSession::read_next(Pump& pump) {
   callbacks_.wait_for_room([self, &pump] { self->read_now(pump); });
 }
 
+// Reads at once what the pipe holds, into the thread's buffer, and hands it
+// on before the next read can overwrite it. Only when the pipe is empty, or
+// after kReadsInARow reads without a pause (so that one busy exec cannot
+// starve the others and agentd's own input), it waits for the reactor.
 void ExecSession::read_now(Pump& pump) {
   if (pump.done) return;
-  auto self = shared_from_this();
-  pump.pipe.async_read_some(asio::buffer(pump.buffer),
-                            [self, &pump](boost::system::error_code ec, size_t n) {
-                              if (ec) return self->pump_done(pump);
-                              self->deliver(pump, n);
-                              self->read_next(pump);
-                            });
+  if (drain_over_) return pump_done(pump);
+  if (pump.reads_in_a_row >= kReadsInARow) return wait_readable(pump);
+  ++pump.reads_in_a_row;
+  thread_local std::unique_ptr<char[]> buffer(new char[kReadBytes]);
+  ssize_t n = ::read(pump.pipe.native_handle(), buffer.get(), kReadBytes);
+  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return wait_readable(pump);
+  if (n <= 0) return pump_done(pump);  // EOF; EIO once a pty's last writer is gone
+  deliver(pump, buffer.get(), size_t(n));
+  read_next(pump);
 }
 
-void ExecSession::deliver(Pump& pump, size_t n) {
+void ExecSession::wait_readable(Pump& pump) {
+  pump.reads_in_a_row = 0;
+  auto self = shared_from_this();
+  pump.pipe.async_wait(asio::posix::stream_descriptor::wait_read,
+                       [self, &pump](boost::system::error_code ec) {
+                         if (ec) return self->pump_done(pump);  // cancelled (drain grace over)
+                         self->read_next(pump);
+                       });
+}
+
+void ExecSession::deliver(Pump& pump, const char* data, size_t n) {
   uint64_t& counted = pump.stream == Stream::kStdout ? stdout_bytes_ : stderr_bytes_;
   if (options_.max_output_bytes) {
     uint64_t used = stdout_bytes_ + stderr_bytes_;
@@ -92,7 +124,7 @@ void ExecSession::deliver(Pump& pump, size_t n) {
   }
   if (n == 0) return;  // past the limit: keep draining, deliver nothing
   counted += n;
-  callbacks_.on_output(pump.stream, std::string_view(pump.buffer.data(), n));
+  callbacks_.on_output(pump.stream, std::string_view(data, n));
 }
 
 void ExecSession::pump_done(Pump& pump) {
@@ -118,6 +150,7 @@ void ExecSession::on_leader_exit(ExitInfo info) {
   drain_timer_.expires_after(kDrainGrace);
   drain_timer_.async_wait([self](boost::system::error_code ec) {
     if (ec) return;
+    self->drain_over_ = true;  // also stops a read whose wake-up was already queued
     boost::system::error_code ignored;
     self->stdout_pump_.pipe.cancel(ignored);
     self->stderr_pump_.pipe.cancel(ignored);

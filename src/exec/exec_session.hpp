@@ -3,7 +3,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <array>
 #include <chrono>
 #include <deque>
 #include <functional>
@@ -55,13 +54,24 @@ class ExecSession : public std::enable_shared_from_this<ExecSession> {
   // Time limit after the leader exits for stragglers that escaped the process
   // group (setsid) and still hold the pipes open.
   static constexpr std::chrono::milliseconds kDrainGrace{1000};
+  // The most one read takes from a pipe, and so the most raw bytes one
+  // exec/output notification carries (docs/protocol.md promises 64 KiB).
+  static constexpr size_t kReadBytes = 64 * 1024;
+  // The pipe size asked for: a fast writer runs further ahead, so agentd
+  // takes several reads per wake-up instead of one.
+  static constexpr int kPipeBytes = 256 * 1024;
+  // Reads of one pipe before agentd returns to its event loop (fairness).
+  static constexpr int kReadsInARow = 4;
 
  private:
+  // A pipe (or pty master) being read. It has no buffer of its own: reads go
+  // into one buffer per thread once the pipe is readable (see read_now), so
+  // a thousand idle execs do not hold a thousand buffers.
   struct Pump {
     Stream stream;
     boost::asio::posix::stream_descriptor pipe;
-    std::array<char, 65536> buffer;
     bool done = false;
+    int reads_in_a_row = 0;
     // A stream the exec does not have (stderr on a pty) is done from the start.
     Pump(boost::asio::io_context& io, Stream s, int fd) : stream(s), pipe(io), done(fd < 0) {
       if (fd >= 0) pipe.assign(fd);
@@ -78,7 +88,8 @@ class ExecSession : public std::enable_shared_from_this<ExecSession> {
   void begin();
   void read_next(Pump& pump);
   void read_now(Pump& pump);
-  void deliver(Pump& pump, size_t n);
+  void wait_readable(Pump& pump);
+  void deliver(Pump& pump, const char* data, size_t n);
   void pump_done(Pump& pump);
   void on_leader_exit(ExitInfo info);
   void maybe_finish();
@@ -106,6 +117,7 @@ class ExecSession : public std::enable_shared_from_this<ExecSession> {
   bool truncated_ = false;
   bool timed_out_ = false;
   bool kill_requested_ = false;
+  bool drain_over_ = false;  // kDrainGrace after the leader's exit has passed
   std::optional<ExitInfo> exit_info_;
   bool finished_ = false;
 };

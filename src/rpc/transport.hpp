@@ -3,7 +3,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <array>
-#include <deque>
 #include <functional>
 #include <string>
 #include <string_view>
@@ -14,8 +13,11 @@
 namespace agentd::rpc {
 
 // Byte-level stdio channel: reads frames from the input fd, writes framed
-// messages to the output fd through one queue. When the queue holds more than
-// the high-water mark the transport reports congestion; producers (exec output
+// messages to the output fd through one queue. The queue is a single buffer:
+// whatever is sent while a write is in flight is appended to it and goes out
+// with the next write, so a burst of small notifications costs one write(2),
+// not one each, and keeps its order. When the queue holds more than the
+// high-water mark the transport reports congestion; producers (exec output
 // pumps) wait in when_drained() until it falls below the low-water mark.
 class Transport {
  public:
@@ -36,11 +38,12 @@ class Transport {
   void when_drained(std::function<void()> callback);
   size_t queued_bytes() const { return queued_bytes_; }
 
-  bool idle() const { return queue_.empty(); }
+  bool idle() const { return !writing_ && pending_.empty(); }
   void close_input();
 
   static constexpr size_t kHighWater = 4 << 20;
   static constexpr size_t kLowWater = 1 << 20;
+  static constexpr int kPipeBytes = 1 << 20;  // asked for when stdout is a pipe
 
  private:
   void read_more();
@@ -53,8 +56,9 @@ class Transport {
   FrameParser parser_;
   Handlers handlers_;
   std::array<char, 65536> read_buffer_;
-  std::deque<std::string> queue_;
-  size_t queued_bytes_ = 0;
+  std::string in_flight_;  // the bytes of the write in progress
+  std::string pending_;    // framed messages sent since it started, in order
+  size_t queued_bytes_ = 0;  // in_flight_ + pending_
   bool writing_ = false;
   bool reading_paused_ = false;
   bool output_broken_ = false;

@@ -20,6 +20,51 @@ namespace {
   throw std::system_error(errno, std::generic_category(), what);
 }
 
+// Consumes `literal` at the front of `in`.
+bool take(std::string_view& in, std::string_view literal) {
+  if (in.substr(0, literal.size()) != literal) return false;
+  in.remove_prefix(literal.size());
+  return true;
+}
+
+// Consumes characters up to (not including) `stop`; false if there is none or one of them
+// would need JSON unescaping.
+bool take_until(std::string_view& in, char stop, std::string_view* out) {
+  std::size_t end = in.find(stop);
+  if (end == std::string_view::npos) return false;
+  *out = in.substr(0, end);
+  if (out->find('\\') != std::string_view::npos) return false;
+  in.remove_prefix(end);
+  return true;
+}
+
+}  // namespace
+
+// The exact line agentd writes for base64 output (see base64_output_line in agentd), read
+// without a JSON DOM: parsing every byte of the data into a json string was the client's
+// main cost. Anything else, even equivalent JSON in another order, takes the general path.
+bool parse_base64_output_line(std::string_view line, RawOutput* out) {
+  std::string_view stream, seq;
+  constexpr std::string_view kEnd = R"("}})";
+  if (!take(line, R"({"jsonrpc":"2.0","method":"exec/output","params":{"execId":")") ||
+      !take_until(line, '"', &out->exec_id) || !take(line, R"(","stream":")") ||
+      !take_until(line, '"', &stream) || !take(line, R"(","seq":)") ||
+      !take_until(line, ',', &seq) || !take(line, R"(,"encoding":"base64","data":")") ||
+      line.size() < kEnd.size() || line.substr(line.size() - kEnd.size()) != kEnd)
+    return false;
+  // The data runs to the end of the line: no scan for its closing quote. A quote or an
+  // escape inside it is no base64, and the decoder refuses it (see try_fast_output).
+  out->data = line.substr(0, line.size() - kEnd.size());
+  if (seq.empty() || seq.size() > 18 || seq.find_first_not_of("0123456789") != std::string_view::npos)
+    return false;
+  out->seq = 0;
+  for (char c : seq) out->seq = out->seq * 10 + (c - '0');
+  out->is_stderr = stream == "stderr";
+  return true;
+}
+
+namespace {
+
 }  // namespace
 
 RpcError::RpcError(std::string method, int code, std::string message, json data)
@@ -89,6 +134,8 @@ void Client::spawn() {
   }
   to_agentd_ = in[1];
   from_agentd_ = out[0];
+  // A bigger pipe from agentd: it writes bursts of output while we parse. Best effort.
+  (void)fcntl(from_agentd_, F_SETPIPE_SZ, 1 << 20);
 }
 
 void Client::reader_loop() {
@@ -104,6 +151,7 @@ void Client::reader_loop() {
       std::string_view line(buf.data() + start, nl - start);
       if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
       if (line.empty()) continue;
+      if (try_fast_output(line)) continue;
       json message = json::parse(line, nullptr, /*allow_exceptions=*/false);
       if (message.is_discarded()) {
         std::lock_guard lock(mu_);
@@ -150,28 +198,52 @@ void Client::handle_message(json message) {
   cv_.notify_all();
 }
 
+// Only when nobody needs the notification as JSON (no handler, nothing recorded).
+bool Client::try_fast_output(std::string_view line) {
+  if (options_.record_notifications) return false;
+  {
+    std::lock_guard lock(mu_);
+    if (handler_) return false;
+  }
+  RawOutput raw;
+  if (!parse_base64_output_line(line, &raw)) return false;
+  try {
+    record_output(std::string(raw.exec_id), raw.is_stderr, /*utf8=*/false,
+                  static_cast<std::int64_t>(raw.seq), raw.data);
+  } catch (const std::invalid_argument&) {
+    // Not base64 as it stands (an escape, a quote): the general path decides. Nothing was
+    // recorded yet (the decoding comes first).
+    return false;
+  }
+  return true;  // nobody waits for output itself: no wake-up needed
+
+}
+
+void Client::record_output(const std::string& exec_id, bool is_stderr, bool utf8, std::int64_t seq,
+                           std::string_view data) {
+  // Decode outside the lock; the reader thread is the only writer of exec state.
+  thread_local std::string scratch;
+  scratch.clear();
+  std::size_t bytes = utf8 ? (scratch = data).size() : base64_decode_append(data, &scratch);
+  std::lock_guard lock(mu_);
+  ExecState& st = execs_[exec_id];
+  st.result.exec_id = exec_id;
+  if (seq != st.next_seq[is_stderr]) ++st.result.seq_gaps;
+  st.next_seq[is_stderr] = seq + 1;
+  ++st.result.output_notifications;
+  (is_stderr ? st.result.stderr_bytes : st.result.stdout_bytes) += bytes;
+  if (options_.keep_output) (is_stderr ? st.result.stderr_data : st.result.stdout_data) += scratch;
+}
+
 void Client::handle_exec_notification(const Notification& n) {
   bool output = n.method == "exec/output";
   if (!output && n.method != "exec/exit") return;
   const std::string exec_id = n.params.value("execId", std::string{});
   if (output) {
-    const auto& data = n.params.at("data").get_ref<const std::string&>();
-    const bool is_stderr = n.params.value("stream", std::string{}) == "stderr";
-    const bool utf8 = n.params.value("encoding", std::string{}) == "utf8";
-    // Decode outside the lock; the reader thread is the only writer of exec state.
-    thread_local std::string scratch;
-    scratch.clear();
-    std::size_t bytes = utf8 ? (scratch = data).size() : base64_decode_append(data, &scratch);
-    std::lock_guard lock(mu_);
-    ExecState& st = execs_[exec_id];
-    st.result.exec_id = exec_id;
-    std::int64_t seq = n.params.value("seq", std::int64_t{-1});
-    if (seq != st.next_seq[is_stderr]) ++st.result.seq_gaps;
-    st.next_seq[is_stderr] = seq + 1;
-    ++st.result.output_notifications;
-    (is_stderr ? st.result.stderr_bytes : st.result.stdout_bytes) += bytes;
-    if (options_.keep_output)
-      (is_stderr ? st.result.stderr_data : st.result.stdout_data) += scratch;
+    record_output(exec_id, n.params.value("stream", std::string{}) == "stderr",
+                  n.params.value("encoding", std::string{}) == "utf8",
+                  n.params.value("seq", std::int64_t{-1}),
+                  n.params.at("data").get_ref<const std::string&>());
     return;
   }
   std::lock_guard lock(mu_);
@@ -358,36 +430,59 @@ void Client::fail_all() {
 
 // ---- base64 ----
 
-std::size_t base64_decode_append(std::string_view in, std::string* out) {
-  static const auto table = [] {
-    std::array<std::int8_t, 256> t{};
-    t.fill(-1);
+namespace {
+
+// Four tables, one per position in a quad, holding each character's six bits already shifted
+// into place, or kBad: a quad decodes as four lookups OR'ed together, and one test of the
+// combined value finds any invalid character. 4 KiB in all, built at compile time.
+constexpr std::uint32_t kBad = 0x01000000;
+
+struct DecodeTables {
+  std::uint32_t at[4][256];
+  constexpr DecodeTables() : at{} {
     const char* alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; ++i)
-      t[static_cast<unsigned char>(alphabet[i])] = static_cast<int8_t>(i);
-    return t;
-  }();
+    for (int pos = 0; pos < 4; ++pos)
+      for (int c = 0; c < 256; ++c) at[pos][c] = kBad;
+    for (int i = 0; i < 64; ++i) {
+      auto c = static_cast<unsigned char>(alphabet[i]);
+      for (int pos = 0; pos < 4; ++pos) at[pos][c] = std::uint32_t(i) << (18 - 6 * pos);
+    }
+  }
+};
+constexpr DecodeTables kDecode;
+
+std::uint32_t decode_quad(const unsigned char* q) {
+  return kDecode.at[0][q[0]] | kDecode.at[1][q[1]] | kDecode.at[2][q[2]] | kDecode.at[3][q[3]];
+}
+
+}  // namespace
+
+std::size_t base64_decode_append(std::string_view in, std::string* out) {
   if (in.size() % 4 != 0) throw std::invalid_argument("base64: length is not a multiple of 4");
-  std::size_t pad = 0;
-  if (!in.empty() && in.back() == '=') ++pad;
-  if (in.size() >= 2 && in[in.size() - 2] == '=') ++pad;
+  if (in.empty()) return 0;
   const std::size_t before = out->size();
-  const std::size_t n = in.size() / 4 * 3 - pad;
   out->resize(before + in.size() / 4 * 3);
   char* dst = out->data() + before;
   const auto* src = reinterpret_cast<const unsigned char*>(in.data());
-  for (std::size_t i = 0; i < in.size(); i += 4) {
-    std::int8_t a = table[src[i]], b = table[src[i + 1]];
-    bool last = i + 4 == in.size();
-    std::int8_t c = (last && src[i + 2] == '=') ? 0 : table[src[i + 2]];
-    std::int8_t d = (last && src[i + 3] == '=') ? 0 : table[src[i + 3]];
-    if ((a | b | c | d) < 0) throw std::invalid_argument("base64: invalid character");
-    std::uint32_t v = (std::uint32_t(a) << 18) | (std::uint32_t(b) << 12) |
-                      (std::uint32_t(c) << 6) | std::uint32_t(d);
-    *dst++ = static_cast<char>(v >> 16);
-    *dst++ = static_cast<char>(v >> 8);
-    *dst++ = static_cast<char>(v);
+  const std::size_t last = in.size() - 4;
+  for (std::size_t i = 0; i < last; i += 4) {  // every quad but the last has no padding
+    std::uint32_t v = decode_quad(src + i);
+    if (v & kBad) throw std::invalid_argument("base64: invalid character");
+    dst[0] = static_cast<char>(v >> 16);
+    dst[1] = static_cast<char>(v >> 8);
+    dst[2] = static_cast<char>(v);
+    dst += 3;
   }
+  // The last quad: "xy==", "xyz=" or "xyzw".
+  const unsigned char* q = src + last;
+  std::size_t pad = q[3] == '=' ? (q[2] == '=' ? 2 : 1) : 0;
+  const unsigned char tail[4] = {q[0], q[1], pad == 2 ? 'A' : q[2], pad ? 'A' : q[3]};
+  std::uint32_t v = decode_quad(tail);
+  if (v & kBad) throw std::invalid_argument("base64: invalid character");
+  *dst++ = static_cast<char>(v >> 16);
+  if (pad < 2) *dst++ = static_cast<char>(v >> 8);
+  if (pad < 1) *dst++ = static_cast<char>(v);
+  const std::size_t n = static_cast<std::size_t>(dst - (out->data() + before));
   out->resize(before + n);
   return n;
 }

@@ -149,6 +149,9 @@ class Client {
   void reader_loop();
   void handle_message(json message);
   void handle_exec_notification(const Notification& n);
+  bool try_fast_output(std::string_view line);
+  void record_output(const std::string& exec_id, bool is_stderr, bool utf8, std::int64_t seq,
+                     std::string_view data);
   void write_line(const std::string& line);
   void close_stdin();
   int reap(Millis timeout);
@@ -172,6 +175,18 @@ class Client {
   std::uint64_t parse_errors_ = 0;
   std::optional<int> wait_status_;
 };
+
+// The fields of a base64 exec/output line exactly as agentd writes it (views into the line).
+struct RawOutput {
+  std::string_view exec_id;
+  bool is_stderr = false;
+  std::uint64_t seq = 0;
+  std::string_view data;
+};
+// True and `out` filled when `line` has that shape; false for anything else (then parse it as
+// JSON). `data` is not checked here: if it does not decode as base64 (it held a JSON escape),
+// parse the line as JSON instead. Lets a reader skip the JSON DOM for the bulk of exec output.
+bool parse_base64_output_line(std::string_view line, RawOutput* out);
 
 // Standard base64 (with padding) to bytes. Throws std::invalid_argument on bad input.
 std::string base64_decode(std::string_view in);
