@@ -21,7 +21,7 @@ const AGENTD_BIN = process.env.AGENTD_BIN
 const LINUX_COMMAND = [
   'sh', '-c',
   'echo "id: $(id)"; echo "hostname: $(hostname)"; echo "ls /: $(ls / | tr "\\n" " ")"; ' +
-  'cat /etc/shadow; echo x > /usr/bin/owned; ' +
+  'cat /etc/shadow; echo x > /usr/bin/owned; unshare -U true; ' +
   '(ping -c1 -W1 1.1.1.1 || getent hosts example.com || echo "network: unreachable") 2>&1; ' +
   'for i in 1 2 3; do echo "stdout line $i"; sleep 0.2; echo "stderr line $i" >&2; done',
 ];
@@ -184,6 +184,10 @@ async function runCommand(sandboxId) {
     return undefined;
   };
   notificationHandlers.set('exec/output', onOutput);
+  // What the kernel refused, reported as it happens (linux sandboxes).
+  notificationHandlers.set('sandbox/violation', (p) => {
+    say(`  ${red('[violation]')} ${p.kind}: ${p.detail}${p.pid ? dim(` (pid ${p.pid} in the sandbox${p.execId ? `, ${p.execId}` : ''})`) : ''}`);
+  });
   // Notifications can arrive in the same read as the exec/start reply, before
   // execId is known here: keep exits by id.
   const exits = new Map();
