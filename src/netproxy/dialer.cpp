@@ -1,5 +1,9 @@
 // Resolving and connecting on behalf of a client, with the allowlist checked before the name
 // is resolved and again on every address it resolved to.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
 #include <vector>
 
@@ -88,6 +92,17 @@ std::string canonical_host(std::string_view host) {
   return shown;
 }
 
+uint16_t client_port_of(Connection& conn) {
+  sockaddr_storage addr{};
+  socklen_t len = sizeof addr;
+  if (::getpeername(conn.client().native_handle(), reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    return 0;
+  }
+  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
+  if (addr.ss_family == AF_INET6) return ntohs(reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port);
+  return 0;
+}
+
 }  // namespace
 
 asio::awaitable<DialResult> dial(Connection& conn, const Authority& requested,
@@ -95,7 +110,8 @@ asio::awaitable<DialResult> dial(Connection& conn, const Authority& requested,
   const Allowlist& allowlist = *conn.server().allowlist;
   const Authority to{canonical_host(requested.host), requested.port};
   conn.set_destination(format_destination(to.host, to.port));
-  ConnectionEvent event{conn.destination(), std::nullopt, false, "", std::move(protocol)};
+  ConnectionEvent event{conn.destination(), std::nullopt, false, "", std::move(protocol),
+                        client_port_of(conn)};
 
   const Decision pre = allowlist.precheck(to.host, to.port);
   if (!pre.allowed) {
@@ -122,7 +138,8 @@ asio::awaitable<DialResult> dial(Connection& conn, const Authority& requested,
     if (decision.allowed) allowed.push_back(address);
     if (!decision.allowed && !first_refusal) {
       first_refusal =
-          ConnectionEvent{event.destination, address, false, decision.reason, event.protocol};
+          ConnectionEvent{event.destination, address,        false,
+                          decision.reason,   event.protocol, event.client_port};
     }
   }
   if (allowed.empty()) {

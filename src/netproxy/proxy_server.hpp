@@ -28,6 +28,9 @@ struct ConnectionEvent {
   bool allowed = false;
   std::string reason;
   std::string protocol;  // "http-connect", "http" or "socks5"
+  // The client's TCP source port (0 for a unix listener): with it the owner
+  // of the listener can find the process behind the connection.
+  uint16_t client_port = 0;
 };
 
 struct DestinationStats {

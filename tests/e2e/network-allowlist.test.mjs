@@ -68,6 +68,9 @@ test('linux allowlist: allowed server reached, other refused, violations for the
   const network = await agent.waitForNotification('sandbox/violation', (p) => p.kind === 'network');
   assert.equal(network.params.sandboxId, id);
   assert.match(network.params.detail, new RegExp(`127\\.0\\.0\\.1:${other.port}`));
+  // The process holding the refused connection, found by its socket: the node of that exec.
+  assert.ok(network.params.pid > 1, JSON.stringify(network.params));
+  assert.equal(network.params.execId, refused.execId, JSON.stringify(network.params));
 
   if (sandbox.capabilities['violationReports.syscall']?.state === 'enforced') {
     // unshare(CLONE_NEWUSER) is refused by the seccomp filter.

@@ -178,6 +178,8 @@ TEST_F(NetworkAllowlistTest, AllowedDestinationIsReachedAndOthersAreRefusedAndRe
   std::string details;
   for (const auto& v : seen_) {
     EXPECT_EQ(v.kind, "network");
+    // The attack program that held the connection, found by its socket.
+    EXPECT_GT(v.pid, 1) << v.detail;
     details += v.detail + "\n";
   }
   EXPECT_THAT(details, HasSubstr("127.0.0.1:" + unlisted.port()));

@@ -1222,7 +1222,7 @@ export interface SandboxViolationParams {
    */
   detail: string;
   /**
-   * The process, as the sandbox sees it (its PID namespace). Absent when unknown (network refusals: the proxy sees a connection, not a process).
+   * The process, as the sandbox sees it (its PID namespace). Absent when unknown: for a network refusal agentd finds the process holding the connection through the sandbox's TCP socket table, at most 20 times per second per sandbox.
    */
   pid?: number;
   /**

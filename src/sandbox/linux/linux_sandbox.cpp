@@ -280,12 +280,17 @@ void LinuxSandbox::on_violation(std::function<void(const Violation&)> handler) {
 bool LinuxSandbox::start_proxy(std::shared_ptr<const netproxy::Allowlist> rules) {
   if (!proxy_listener_) return false;
   netproxy::ProxyServer::Callbacks callbacks;
-  callbacks.on_decision = [handler = violation_handler_](const netproxy::ConnectionEvent& event) {
-    if (event.allowed || !*handler) return;
+  // Never called after proxy_->stop(), which destroy() does first.
+  callbacks.on_decision = [this](const netproxy::ConnectionEvent& event) {
+    if (event.allowed || !*violation_handler_) return;
     Violation v;
     v.kind = "network";
     v.detail = event.destination + " refused: " + event.reason;
-    (*handler)(v);
+    if (auto view = connecting_process(event.client_port)) {
+      v.pid = view->pid;
+      v.ancestry = std::move(view->ancestry);
+    }
+    (*violation_handler_)(v);
   };
   proxy_ = std::make_shared<netproxy::ProxyServer>(io_, std::move(rules), std::move(callbacks));
   if (auto served = proxy_->serve(proxy_listener_.release()); !served) {
@@ -293,6 +298,24 @@ bool LinuxSandbox::start_proxy(std::shared_ptr<const netproxy::Allowlist> rules)
     return false;
   }
   return true;
+}
+
+// The process behind a proxy connection from `client_port`: the socket's
+// inode from the sandbox's /proc/net/tcp, then the process holding it. Bounded
+// to kLookupsPerSecond: a sandbox opening connections in a loop must not make
+// agentd walk /proc without end (its refusals are still reported, pid-less).
+std::optional<SandboxView> LinuxSandbox::connecting_process(uint16_t client_port) {
+  constexpr int kLookupsPerSecond = 20;
+  auto now = std::chrono::steady_clock::now();
+  if (now - lookup_window_ > std::chrono::seconds(1)) {
+    lookup_window_ = now;
+    lookups_in_window_ = 0;
+  }
+  if (client_port == 0 || ++lookups_in_window_ > kLookupsPerSecond) return std::nullopt;
+  std::vector<pid_t> candidates = cgroup_ ? cgroup_->processes() : descendants_of(init_pid_);
+  pid_t owner = tcp_socket_owner(init_pid_, candidates, client_port, kProxyPort);
+  if (owner <= 0) return std::nullopt;
+  return sandbox_view(owner, init_pid_);
 }
 
 std::map<std::string, Sandbox::DestinationCount> LinuxSandbox::egress() const {

@@ -2,14 +2,17 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
+#include <chrono>
 #include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "sandbox/backend.hpp"
 #include "sandbox/linux/control_channel.hpp"
 #include "sandbox/linux/init_process.hpp"
+#include "sandbox/linux/process_tree.hpp"
 #include "sandbox/linux/seccomp_monitor.hpp"
 
 namespace agentd::netproxy {
@@ -93,7 +96,7 @@ class LinuxSandbox final : public Sandbox {
   static constexpr uint16_t kProxyPort = 3128;
 
  private:
-  void report(const Violation& violation) const;
+  std::optional<SandboxView> connecting_process(uint16_t client_port);
 
   boost::asio::io_context& io_;
   pid_t init_pid_;
@@ -111,6 +114,8 @@ class LinuxSandbox final : public Sandbox {
   std::shared_ptr<SeccompMonitor> seccomp_monitor_;
   base::UniqueFd proxy_listener_;
   std::shared_ptr<netproxy::ProxyServer> proxy_;
+  std::chrono::steady_clock::time_point lookup_window_{};
+  int lookups_in_window_ = 0;
   // Shared with the monitor's and proxy's callbacks, which may run late.
   std::shared_ptr<std::function<void(const Violation&)>> violation_handler_ =
       std::make_shared<std::function<void(const Violation&)>>();

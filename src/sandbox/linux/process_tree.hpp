@@ -2,6 +2,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <vector>
 
 namespace agentd::sandbox::linuxns {
@@ -24,5 +25,20 @@ pid_t innermost_pid(pid_t pid);
 
 // The parent of `pid` as this /proc shows it; 0 when gone or outside.
 pid_t parent_of(pid_t pid);
+
+// A process of a sandbox as the sandbox sees it: its pid in its innermost PID
+// namespace, and its ancestors' (nearest first) up to, not including, the
+// sandbox's init (`init_host_pid`).
+struct SandboxView {
+  pid_t pid = 0;
+  std::vector<pid_t> ancestry;
+};
+SandboxView sandbox_view(pid_t host_pid, pid_t init_host_pid);
+
+// The process among `candidates` (host pids) holding the TCP socket whose
+// local port is `local_port` and remote port `remote_port` in the network
+// namespace of `netns_pid`; 0 when there is none.
+pid_t tcp_socket_owner(pid_t netns_pid, const std::vector<pid_t>& candidates, uint16_t local_port,
+                       uint16_t remote_port);
 
 }  // namespace agentd::sandbox::linuxns

@@ -97,13 +97,9 @@ Violation SeccompMonitor::describe(pid_t host_pid, int syscall_nr, uint64_t firs
   if (denial_errno(syscall_nr) == EAFNOSUPPORT) {
     v.detail += "(address family " + std::to_string(first_arg) + ")";
   }
-  v.pid = innermost_pid(host_pid);
-  pid_t cursor = host_pid;
-  for (int depth = 0; depth < 64; ++depth) {
-    cursor = parent_of(cursor);
-    if (cursor <= 0 || cursor == init_host_pid_) break;
-    v.ancestry.push_back(innermost_pid(cursor));
-  }
+  auto view = sandbox_view(host_pid, init_host_pid_);
+  v.pid = view.pid;
+  v.ancestry = std::move(view.ancestry);
   return v;
 }
 
