@@ -175,6 +175,12 @@ void McpServer::ensure_default_sandbox(const std::string& isolation,
 void McpServer::on_inner_notification(const std::string& method, const json& params) {
   if (method == "exec/output") return on_exec_output(params);
   if (method == "exec/exit") return on_exec_exit(params);
+  if (method == "sandbox/violation") {
+    auto it = execs_.find(params.value("execId", ""));
+    if (it != execs_.end()) {
+      it->second->transcript.add_refusal(params.value("kind", ""), params.value("detail", ""));
+    }
+  }
 }
 
 void McpServer::on_exec_output(const json& params) {

@@ -79,6 +79,14 @@ json tool_success_result(std::string text, json structured) {
   return result;
 }
 
+void ExecTranscript::add_refusal(const std::string& kind, const std::string& detail) {
+  if (refusals.size() >= kMaxRefusals) {
+    ++refusals_not_kept;
+    return;
+  }
+  refusals.push_back(kind + ": " + detail);
+}
+
 json exec_result(const json& exit, const ExecTranscript& transcript) {
   std::string text = transcript.stdout_text;
   if (!transcript.stderr_text.empty()) {
@@ -91,8 +99,14 @@ json exec_result(const json& exit, const ExecTranscript& transcript) {
         "[output clipped by the MCP facade at 1 MiB per stream; redirect it to a file and "
         "read that with fs_read]\n";
   }
+  // The model learns what the sandbox refused, not only that something failed.
+  for (const auto& refusal : transcript.refusals) text += "[refused by the sandbox] " + refusal + "\n";
+  if (transcript.refusals_not_kept) {
+    text += "[and " + std::to_string(transcript.refusals_not_kept) + " more refusals]\n";
+  }
   text += status_line(exit);
   json structured = exit;
+  if (!transcript.refusals.empty()) structured["refused"] = transcript.refusals;
   structured["stdout"] = transcript.stdout_text;
   structured["stderr"] = transcript.stderr_text;
   bool ok = exit.value("status", "") == "exited" && exit.value("exitCode", -1) == 0;

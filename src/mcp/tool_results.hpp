@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "rpc/errors.hpp"
 
@@ -14,10 +15,16 @@ struct ExecTranscript {
   std::string stdout_text;
   std::string stderr_text;
   bool clipped = false;  // the facade stopped collecting at kMaxCollectedBytes
+  // What the sandbox refused this exec (sandbox/violation), "kind: detail",
+  // at most kMaxRefusals of them; refusals_not_kept counts the rest.
+  std::vector<std::string> refusals;
+  size_t refusals_not_kept = 0;
+  static constexpr size_t kMaxRefusals = 20;
 
   static constexpr size_t kMaxCollectedBytes = 1 << 20;
   // Adds one exec/output chunk, up to kMaxCollectedBytes per stream.
   void append(const std::string& stream, const std::string& text);
+  void add_refusal(const std::string& kind, const std::string& detail);
 };
 
 // A CallToolResult saying that `tool` failed, what agentd said and what to do

@@ -167,6 +167,21 @@ test('mcp: exec without sandboxId runs in the default linux sandbox, never on th
   assert.equal(again.structuredContent.sandboxId, result.structuredContent.sandboxId, 'the default sandbox is reused');
 });
 
+test('mcp: the exec result names what the sandbox refused (sandbox/violation)', async (t) => {
+  const { client } = await connect(t);
+  const created = await client.callTool({ name: 'sandbox_create', arguments: {} });
+  const reports = created.structuredContent?.capabilities?.['violationReports.syscall'];
+  if (created.isError || reports?.state !== 'enforced') {
+    t.skip(`no linux sandbox reporting refused syscalls here: ${created.isError ? textOf(created) : reports?.reason}`);
+    return;
+  }
+  const { sandboxId } = created.structuredContent;
+  const result = await client.callTool({ name: 'exec', arguments: { sandboxId, argv: ['unshare', '-U', 'true'] } });
+  assert.equal(result.isError, true, textOf(result));
+  assert.match(textOf(result), /\[refused by the sandbox\] syscall: unshare/);
+  assert.deepEqual(result.structuredContent.refused, ['syscall: unshare']);
+});
+
 test('mcp: failures while running are isError results; bad arguments are -32602', async (t) => {
   const { client } = await connect(t);
   const missing = await client.callTool({ name: 'exec', arguments: { sandboxId: 'sb-404', argv: ['true'] } });

@@ -30,6 +30,17 @@ TEST(ToolResultsTest, TranscriptClipsEachStreamAtTheLimit) {
   EXPECT_TRUE(transcript.clipped);
 }
 
+TEST(ToolResultsTest, ExecResultNamesWhatTheSandboxRefused) {
+  ExecTranscript transcript;
+  transcript.append("stderr", "unshare: Operation not permitted\n");
+  for (size_t i = 0; i < ExecTranscript::kMaxRefusals + 3; ++i) transcript.add_refusal("syscall", "unshare");
+  json result = exec_result({{"status", "exited"}, {"exitCode", 1}}, transcript);
+  std::string text = result["content"][0]["text"];
+  EXPECT_NE(text.find("[refused by the sandbox] syscall: unshare\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("[and 3 more refusals]"), std::string::npos) << text;
+  EXPECT_EQ(result["structuredContent"]["refused"].size(), ExecTranscript::kMaxRefusals);
+}
+
 TEST(ToolResultsTest, ErrorResultSaysWhatFailedAndWhatToDo) {
   json result =
       tool_error_result("exec", rpc::RpcError{rpc::code::kIsolationUnavailable,
