@@ -1,4 +1,5 @@
 #include "api/audit_log.hpp"
+#include "base/utc_time.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,17 +15,7 @@ namespace agentd::api {
 namespace {
 
 // UTC with milliseconds: 2024-05-01T12:00:00.123Z
-std::string now_iso() {
-  auto now = std::chrono::system_clock::now();
-  std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  auto ms =
-      std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  char buf[40];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&secs));
-  char out[48];
-  std::snprintf(out, sizeof out, "%s.%03dZ", buf, int(ms));
-  return out;
-}
+std::string now_iso() { return base::utc_time(std::chrono::system_clock::now(), true); }
 
 }  // namespace
 

@@ -4,27 +4,12 @@
 #include <cstdlib>
 
 #include "api/session.hpp"
+#include "base/utc_time.hpp"
 #include "base/log.hpp"
 
 namespace agentd::api {
 
 namespace {
-
-std::string iso_time(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&secs));
-  return buf;
-}
-
-// With milliseconds: violations come in bursts.
-std::string iso_time_ms(std::chrono::system_clock::time_point t) {
-  std::string text = iso_time(t);
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count() % 1000;
-  char frac[8];
-  std::snprintf(frac, sizeof frac, ".%03d", int(ms));
-  return text.insert(text.size() - 1, frac);
-}
 
 json egress_to_json(const std::map<std::string, sandbox::Sandbox::DestinationCount>& egress) {
   json out = json::array();
@@ -115,7 +100,7 @@ json Session::sandbox_summary(const SandboxEntry& entry) const {
           {"workdir", entry.sandbox->workdir()},
           {"labels", entry.spec.labels},
           {"runningExecs", entry.exec_ids.size()},
-          {"createdAt", iso_time(entry.created)}};
+          {"createdAt", base::utc_time(entry.created)}};
 }
 
 void Session::sandbox_list(const json& params, rpc::Reply reply) {
@@ -188,7 +173,7 @@ void Session::on_violation(const std::string& sandbox_id, const sandbox::Violati
   json params = {{"sandboxId", sandbox_id},
                  {"kind", violation.kind},
                  {"detail", violation.detail},
-                 {"time", iso_time_ms(std::chrono::system_clock::now())}};
+                 {"time", base::utc_time(std::chrono::system_clock::now(), true)}};
   if (auto exec_id = exec_of(entry, violation)) params["execId"] = *exec_id;
   if (violation.pid > 0) params["pid"] = violation.pid;
   if (uint64_t skipped = entry.violations.take_suppressed()) params["notSentBefore"] = skipped;

@@ -7,6 +7,7 @@
 #include <ctime>
 
 #include "api/session.hpp"
+#include "base/utc_time.hpp"
 #include "base/log.hpp"
 
 namespace agentd::api {
@@ -15,16 +16,9 @@ namespace {
 
 constexpr auto kStopBound = std::chrono::seconds(10);
 
-std::string created_at(std::chrono::system_clock::time_point t) {
-  std::time_t secs = std::chrono::system_clock::to_time_t(t);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&secs));
-  return buf;
-}
-
 json snapshot_to_json(const sandbox::SnapshotStore::Snapshot& s) {
   return {{"snapshotId", s.id},        {"name", s.name},     {"sandboxId", s.sandbox_id},
-          {"sizeBytes", s.size_bytes}, {"method", s.method}, {"createdAt", created_at(s.created)}};
+          {"sizeBytes", s.size_bytes}, {"method", s.method}, {"createdAt", base::utc_time(s.created)}};
 }
 
 rpc::RpcError no_snapshot(const std::string& field, const std::string& id) {

@@ -352,7 +352,7 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
   if (!host_network && offered("netNamespace")) launch.namespace_flags |= CLONE_NEWNET;
   launch.setup.own_network = (launch.namespace_flags & CLONE_NEWNET) != 0;
   launch.setup.seccomp = offered("seccomp");
-  launch.setup.seccomp_report = launch.setup.seccomp && linuxns::notify_supported();
+  launch.setup.seccomp_report = launch.setup.seccomp && offered("violationReports.syscall");
   bool allowlist = spec.network == policy::NetworkMode::kAllowlist;
   if (allowlist) launch.setup.proxy_port = linuxns::LinuxSandbox::kProxyPort;
   // Entered by the init once it is in the sandbox's cgroup, so that the
@@ -443,7 +443,8 @@ std::variant<std::unique_ptr<Sandbox>, CreateError> LinuxBackend::create(
       CreateError error;
       error.message = rules ? "the sandbox init made no proxy listener" : rules.error().message();
       error.fix = "see agentd's stderr";
-      return error;  // the sandbox's destructor removes it
+      sandbox->destroy(/*keep_workdir=*/false);  // its destructor would keep the workdir
+      return error;
     }
   }
   return std::unique_ptr<Sandbox>(std::move(sandbox));
