@@ -5,6 +5,8 @@
 #include <map>
 #include <string>
 
+#include "base/token_bucket.hpp"
+
 namespace agentd::api {
 
 // Counts a sandbox's violations by kind and decides which are sent as
@@ -14,7 +16,7 @@ class ViolationLog {
  public:
   static constexpr double kBurst = 50;
   static constexpr double kPerSecond = 20;
-  using Clock = std::chrono::steady_clock;
+  using Clock = base::TokenBucket::Clock;
 
   // Counts one; true when it should be sent.
   bool admit(const std::string& kind, Clock::time_point now);
@@ -25,8 +27,7 @@ class ViolationLog {
 
  private:
   std::map<std::string, uint64_t> counts_;
-  double tokens_ = kBurst;
-  Clock::time_point refilled_{};
+  base::TokenBucket sent_{kBurst, kPerSecond};
   uint64_t suppressed_since_sent_ = 0;
   uint64_t suppressed_total_ = 0;
 };

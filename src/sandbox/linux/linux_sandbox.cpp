@@ -269,6 +269,15 @@ LinuxSandbox::LinuxSandbox(asio::io_context& io, InitProcess init, std::string h
     });
     seccomp_monitor_->start();
   }
+  if (seccomp_monitor_ && !seccomp_monitor_->running()) {
+    // Reported only while agentd really answers the listener.
+    seccomp_monitor_.reset();
+    for (auto& f : capabilities_) {
+      if (f.name == "violationReports.syscall") {
+        f = unavailable(f.name, "agentd could not set up its seccomp listener (see its log)");
+      }
+    }
+  }
 }
 
 LinuxSandbox::~LinuxSandbox() { destroy(true); }
@@ -301,17 +310,13 @@ bool LinuxSandbox::start_proxy(std::shared_ptr<const netproxy::Allowlist> rules)
 }
 
 // The process behind a proxy connection from `client_port`: the socket's
-// inode from the sandbox's /proc/net/tcp, then the process holding it. Bounded
-// to kLookupsPerSecond: a sandbox opening connections in a loop must not make
-// agentd walk /proc without end (its refusals are still reported, pid-less).
+// inode from the sandbox's /proc/net/tcp, then the process holding it.
+// Rate-bounded: a sandbox opening connections in a loop must not make agentd
+// walk /proc without end (its refusals are still reported, pid-less).
 std::optional<SandboxView> LinuxSandbox::connecting_process(uint16_t client_port) {
-  constexpr int kLookupsPerSecond = 20;
-  auto now = std::chrono::steady_clock::now();
-  if (now - lookup_window_ > std::chrono::seconds(1)) {
-    lookup_window_ = now;
-    lookups_in_window_ = 0;
+  if (client_port == 0 || !connection_lookups_.admit(base::TokenBucket::Clock::now())) {
+    return std::nullopt;
   }
-  if (client_port == 0 || ++lookups_in_window_ > kLookupsPerSecond) return std::nullopt;
   std::vector<pid_t> candidates = cgroup_ ? cgroup_->processes() : descendants_of(init_pid_);
   pid_t owner = tcp_socket_owner(init_pid_, candidates, client_port, kProxyPort);
   if (owner <= 0) return std::nullopt;

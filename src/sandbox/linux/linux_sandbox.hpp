@@ -9,6 +9,7 @@
 #include <memory>
 #include <optional>
 
+#include "base/token_bucket.hpp"
 #include "sandbox/backend.hpp"
 #include "sandbox/linux/control_channel.hpp"
 #include "sandbox/linux/init_process.hpp"
@@ -90,7 +91,6 @@ class LinuxSandbox final : public Sandbox {
   // Serves the listener the init made on the sandbox's loopback with an
   // egress proxy applying `rules`; false when the init made none.
   bool start_proxy(std::shared_ptr<const netproxy::Allowlist> rules);
-  bool reports_syscalls() const { return seccomp_monitor_ != nullptr; }
 
   // Where processes find the proxy: 127.0.0.1:kProxyPort inside.
   static constexpr uint16_t kProxyPort = 3128;
@@ -114,8 +114,7 @@ class LinuxSandbox final : public Sandbox {
   std::shared_ptr<SeccompMonitor> seccomp_monitor_;
   base::UniqueFd proxy_listener_;
   std::shared_ptr<netproxy::ProxyServer> proxy_;
-  std::chrono::steady_clock::time_point lookup_window_{};
-  int lookups_in_window_ = 0;
+  base::TokenBucket connection_lookups_{20, 20};  // see connecting_process()
   // Shared with the monitor's and proxy's callbacks, which may run late.
   std::shared_ptr<std::function<void(const Violation&)>> violation_handler_ =
       std::make_shared<std::function<void(const Violation&)>>();

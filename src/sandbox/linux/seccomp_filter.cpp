@@ -7,6 +7,7 @@
 #include <sys/socket.h>
 #include <sys/utsname.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
 #include <fstream>
@@ -152,25 +153,33 @@ base::Status add_prlimit_rules(scmp_filter_ctx ctx, uint32_t action) {
 }
 
 // Deny `call` (socket or socketpair) for every first argument except the
-// exact values of `allowed` (ascending). A value with bits above 32 set is
-// refused too, even if the kernel would truncate it to an allowed family.
+// values of `allowed`, with `action`, or quietly (EAFNOSUPPORT straight from
+// the kernel, never reported) for the values of `quiet`. A value with bits
+// above 32 set is refused too, even if the kernel would truncate it to an
+// allowed family.
 base::Status deny_families_except(scmp_filter_ctx ctx, uint32_t action, const char* call,
-                                  std::initializer_list<uint64_t> allowed) {
-  uint64_t next = 0;  // smallest value not yet decided
-  for (uint64_t family : allowed) {
-    for (uint64_t v = next; v < family; ++v) {
-      if (auto s = add_rule(ctx, action, call, {SCMP_A0_64(SCMP_CMP_EQ, v)}); !s) return s;
-    }
-    next = family + 1;
+                                  std::initializer_list<uint64_t> allowed,
+                                  std::initializer_list<uint64_t> quiet = {}) {
+  auto in = [](std::initializer_list<uint64_t> list, uint64_t v) {
+    return std::find(list.begin(), list.end(), v) != list.end();
+  };
+  uint64_t past = std::max(allowed.size() ? std::max(allowed) : 0, quiet.size() ? std::max(quiet) : 0) + 1;
+  for (uint64_t v = 0; v < past; ++v) {
+    if (in(allowed, v)) continue;
+    uint32_t how = in(quiet, v) ? SCMP_ACT_ERRNO(EAFNOSUPPORT) : action;
+    if (auto s = add_rule(ctx, how, call, {SCMP_A0_64(SCMP_CMP_EQ, v)}); !s) return s;
   }
-  return add_rule(ctx, action, call, {SCMP_A0_64(SCMP_CMP_GE, next)});
+  return add_rule(ctx, action, call, {SCMP_A0_64(SCMP_CMP_GE, past)});
 }
 
+// glibc's getaddrinfo (AI_ADDRCONFIG) opens a netlink socket on every name
+// lookup: refused like any other family, but not reported, or each lookup of
+// curl, npm or pip would read as an attack.
 base::Status add_socket_rules(scmp_filter_ctx ctx, const SeccompOptions& options) {
   uint32_t action = deny_action(options, EAFNOSUPPORT);
   auto s = options.allow_inet_sockets
-               ? deny_families_except(ctx, action, "socket", {AF_UNIX, AF_INET, AF_INET6})
-               : deny_families_except(ctx, action, "socket", {AF_UNIX});
+               ? deny_families_except(ctx, action, "socket", {AF_UNIX, AF_INET, AF_INET6}, {AF_NETLINK})
+               : deny_families_except(ctx, action, "socket", {AF_UNIX}, {AF_NETLINK});
   if (!s) return s;
   return deny_families_except(ctx, action, "socketpair", {AF_UNIX});
 }

@@ -61,8 +61,9 @@ void SeccompMonitor::wait_readable() {
 
 // Receiving blocks unless a notification is pending, so poll first: the
 // listener also wakes up when the sandbox's last process is gone (POLLHUP),
-// and then nothing will ever be pending. ENOENT: the process died meanwhile.
-// False when the monitor should stop.
+// and then nothing will ever be pending. libseccomp returns -ECANCELED for
+// every kernel error, the kernel's in errno: ENOENT means the process died
+// meanwhile (routine). False when the monitor should stop.
 bool SeccompMonitor::answer_one() {
   int fd = listener_.native_handle();
   pollfd p{fd, POLLIN, 0};
@@ -71,21 +72,25 @@ bool SeccompMonitor::answer_one() {
   seccomp_notif* request = buffers_->request;
   seccomp_notif_resp* response = buffers_->response;
   std::memset(request, 0, buffers_->request_size);
-  int rc = seccomp_notify_receive(fd, request);
-  if (rc != 0) {
-    if (rc == -ENOENT || rc == -EINTR) return true;
-    base::log_warn("seccomp_notify_receive failed (" + std::to_string(rc) +
-                   "): this sandbox's denied syscalls are no longer reported");
+  if (seccomp_notify_receive(fd, request) != 0) {
+    if (errno == ENOENT || errno == EINTR) return true;
+    base::log_warn(std::string("seccomp_notify_receive: ") + std::strerror(errno) +
+                   "; this sandbox's denied syscalls now fail with ENOSYS, unreported");
     return false;
   }
-  // Read /proc while the process is still stopped in the syscall.
-  Violation violation = describe(pid_t(request->pid), request->data.nr, request->data.args[0]);
+  // Read /proc while the process is still stopped in the syscall, within a
+  // budget: a process looping on a denied syscall must not make agentd walk
+  // /proc without end (later reports then have no pid).
+  bool look_up = lookups_.admit(base::TokenBucket::Clock::now());
+  Violation violation =
+      describe(look_up ? pid_t(request->pid) : 0, request->data.nr, request->data.args[0]);
   response->id = request->id;
   response->val = 0;
   response->error = -denial_errno(request->data.nr);
   response->flags = 0;
-  rc = seccomp_notify_respond(fd, response);
-  if (rc != 0 && rc != -ENOENT) base::log_warn("seccomp_notify_respond: " + std::to_string(rc));
+  if (seccomp_notify_respond(fd, response) != 0 && errno != ENOENT) {
+    base::log_warn(std::string("seccomp_notify_respond: ") + std::strerror(errno));
+  }
   if (handler_) handler_(violation);
   return true;
 }
@@ -97,6 +102,7 @@ Violation SeccompMonitor::describe(pid_t host_pid, int syscall_nr, uint64_t firs
   if (denial_errno(syscall_nr) == EAFNOSUPPORT) {
     v.detail += "(address family " + std::to_string(first_arg) + ")";
   }
+  if (host_pid <= 0) return v;
   auto view = sandbox_view(host_pid, init_host_pid_);
   v.pid = view.pid;
   v.ancestry = std::move(view.ancestry);

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 
+#include "base/token_bucket.hpp"
 #include "base/unique_fd.hpp"
 #include "sandbox/backend.hpp"
 
@@ -22,6 +23,9 @@ class SeccompMonitor : public std::enable_shared_from_this<SeccompMonitor> {
   SeccompMonitor(boost::asio::io_context& io, base::UniqueFd listener, pid_t init_host_pid);
   ~SeccompMonitor();
   void start();
+  // False when it could not set itself up: nothing is reported (and the
+  // kernel fails denied syscalls with ENOSYS once the listener is closed).
+  bool running() const { return listener_.is_open(); }
   void set_handler(Handler handler) { handler_ = std::move(handler); }
   void stop();
 
@@ -33,6 +37,7 @@ class SeccompMonitor : public std::enable_shared_from_this<SeccompMonitor> {
   boost::asio::posix::stream_descriptor listener_;
   pid_t init_host_pid_;
   Handler handler_;
+  base::TokenBucket lookups_{100, 50};  // /proc lookups of pid and ancestry
   struct Buffers;
   std::unique_ptr<Buffers> buffers_;
 };
