@@ -24,6 +24,10 @@ std::vector<SpecialRange> make_special_ranges() {
       range("198.18.0.0", 15, "benchmarking (RFC 2544)"),
       range("224.0.0.0", 4, "multicast"),
       range("240.0.0.0", 4, "reserved or broadcast"),
+      range("64:ff9b:1::", 48, "local-use IPv4/IPv6 translation (RFC 8215)"),
+      range("100::", 64, "discard-only (RFC 6666)"),
+      range("2001::", 32, "Teredo tunnelling"),
+      range("2001:db8::", 32, "documentation"),
       range("::", 128, "unspecified"),
       range("::1", 128, "loopback"),
       range("fc00::", 7, "private (unique local, fc00::/7)"),
@@ -92,11 +96,16 @@ bool prefix_contains(const ip::address& network, unsigned prefix_length,
   return compare(network.to_v6().to_bytes(), address.to_v6().to_bytes());
 }
 
-std::optional<SpecialRange> special_range_of(const ip::address& address) {
+ip::address judged_address(const ip::address& address) {
   ip::address judged = canonical_address(address);
   if (judged.is_v6()) {
     if (auto v4 = embedded_v4(judged.to_v6())) judged = *v4;
   }
+  return judged;
+}
+
+std::optional<SpecialRange> special_range_of(const ip::address& address) {
+  const ip::address judged = judged_address(address);
   for (const SpecialRange& range : special_ranges()) {
     if (prefix_contains(range.network, range.prefix_length, judged)) return range;
   }

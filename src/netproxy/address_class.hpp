@@ -20,6 +20,10 @@ struct SpecialRange {
 // address is judged exactly like the IPv4 address the kernel would reach.
 ip::address canonical_address(const ip::address& address);
 
+// The address the kernel would effectively reach: canonical_address, then the
+// IPv4 inside a NAT64 (64:ff9b::/96) or 6to4 (2002::/16) address.
+ip::address judged_address(const ip::address& address);
+
 // The special range holding `address` (after canonical_address), or nullopt for a public
 // address. Embedded IPv4 (NAT64 64:ff9b::/96, 6to4 2002::/16) is judged by the IPv4 inside.
 std::optional<SpecialRange> special_range_of(const ip::address& address);

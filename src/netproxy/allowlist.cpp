@@ -93,8 +93,12 @@ Decision Allowlist::decide(std::string_view requested_host, const ip::address& r
   }
   const ip::address address = canonical_address(resolved);
   const std::string target = address.to_string() + " port " + std::to_string(port);
-  if (const Rule* rule = first_match(deny, host, address, port)) {
-    return {false, target + " is denied by rule " + quoted(*rule)};
+  // Deny rules see the IPv4 inside a translated IPv6 address too, or
+  // 64:ff9b::102:304 would slip past a deny of 1.2.3.4.
+  for (const ip::address& form : {address, judged_address(address)}) {
+    if (const Rule* rule = first_match(deny, host, form, port)) {
+      return {false, target + " is denied by rule " + quoted(*rule)};
+    }
   }
   if (auto special = special_range_of(address)) {
     for (const Rule& rule : allow) {

@@ -151,6 +151,21 @@ TEST(AllowlistDecide, DenyWinsOverAllow) {
   EXPECT_TRUE(decide(list, "203.0.113.65", "203.0.113.65", 443).allowed);
 }
 
+TEST(AllowlistDecide, DenyCatchesTheIpv4InsideTranslatedIpv6) {
+  const Allowlist list = must_parse({"0.0.0.0/0", "::/0"}, {"1.2.3.4"});
+  EXPECT_TRUE(decide(list, "1.2.3.5", "1.2.3.5", 443).allowed);
+  for (const char* form : {"1.2.3.4", "::ffff:1.2.3.4", "64:ff9b::102:304", "2002:102:304::1"}) {
+    EXPECT_FALSE(decide(list, form, form, 443).allowed) << form;
+  }
+}
+
+TEST(AllowlistDecide, TranslationAndTunnelPrefixesAreSpecial) {
+  const Allowlist list = must_parse({"::/0"});
+  for (const char* form : {"64:ff9b:1::a00:1", "100::1", "2001::1"}) {
+    EXPECT_FALSE(decide(list, form, form, 443).allowed) << form;
+  }
+}
+
 TEST(AllowlistDecide, DenyPortOnlyDeniesThatPort) {
   const Allowlist list = must_parse({"example.com"}, {"example.com:25"});
   EXPECT_FALSE(decide(list, "example.com", "93.184.216.34", 25).allowed);
