@@ -193,7 +193,8 @@ test('line framing: timeoutMs ends the exec with status timeout', async (t) => {
   const run = await agent.execToExit({ sandboxId, argv: ['sleep', '30'], timeoutMs: 300 });
   assert.equal(run.exit.status, 'timeout');
   assert.match(run.exit.reason, /300/);
-  assert.ok(run.exit.durationMs >= 250 && run.exit.durationMs < 20000, `durationMs ${run.exit.durationMs}`);
+  // Killed before the sleep's own end (a bound from the command, not a speed check).
+  assert.ok(run.exit.durationMs >= 250 && run.exit.durationMs < 30000, `durationMs ${run.exit.durationMs}`);
   await waitGone([run.start.pid]);
 
   const viaRun = await agent.call('exec/run', { sandboxId, argv: ['sh', '-c', 'echo started; sleep 30'], timeoutMs: 300 });

@@ -171,10 +171,7 @@ function cgroupDirsOf(agentdPid) {
   return found;
 }
 
-const mountsNaming = (needle) => fs.readFileSync('/proc/self/mountinfo', 'utf8')
-  .split('\n').filter((l) => l.includes(needle));
-
-test('linux: a SIGKILLed client leaves no sandbox processes, cgroups or mounts behind', async (t) => {
+test('linux: a SIGKILLed client leaves no sandbox processes, cgroups or workdir behind', async (t) => {
   const wrapper = spawn(process.execPath, [path.join(E2E_DIR, 'fixtures', 'linux-client-wrapper.mjs')], {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -202,6 +199,7 @@ test('linux: a SIGKILLed client leaves no sandbox processes, cgroups or mounts b
   }
   const cgroups = cgroupDirsOf(info.agentdPid);
   t.diagnostic(`cgroup directories before the kill: ${cgroups.join(', ') || 'none (no cgroup here)'}`);
+  assert.ok(fs.existsSync(info.workdir), `the workdir ${info.workdir} exists before the kill`);
   t.after(() => {
     for (const pid of Object.keys(pids)) {
       try { process.kill(Number(pid), 'SIGKILL'); } catch { /* gone, as expected */ }
@@ -213,6 +211,8 @@ test('linux: a SIGKILLed client leaves no sandbox processes, cgroups or mounts b
   await waitGone(pids, { timeoutMs: 15000, what: 'agentd, the sandbox init and its exec after the client was SIGKILLed' });
   await waitUntil(() => cgroupDirsOf(info.agentdPid).length === 0,
     { timeoutMs: 15000, what: `the sandbox cgroups to be removed: ${cgroupDirsOf(info.agentdPid).join(', ')}` });
-  await waitUntil(() => mountsNaming(info.workdir).length === 0,
-    { timeoutMs: 15000, what: `no mount naming the workdir: ${mountsNaming(info.workdir).join('\n')}` });
+  // The sandbox's mounts lived in its own mount namespace; what the janitor
+  // must remove on the host is the workdir.
+  await waitUntil(() => !fs.existsSync(info.workdir),
+    { timeoutMs: 15000, what: `the workdir ${info.workdir} to be removed` });
 });

@@ -331,7 +331,6 @@ struct RunCancelled : Command {
   void run(const Model& m, Sut& sut) const override {
     std::int64_t id = ++sut.calls;  // the id the client gives this request
     json params{{"sandboxId", sut.sandbox_ids[sandbox]}, {"argv", {"sleep", "5"}}};
-    auto started = std::chrono::steady_clock::now();
     auto answer = std::async(std::launch::async, [&sut, params] {
       try {
         return std::pair<int, json>(0, sut.client.call("exec/run", params));
@@ -344,8 +343,7 @@ struct RunCancelled : Command {
       sut.client.notify("$/cancelRequest", {{"id", id}});
     }
     auto [code, result] = answer.get();
-    RC_ASSERT(code == kRequestCancelled);
-    RC_ASSERT(std::chrono::steady_clock::now() - started < std::chrono::seconds(4));
+    RC_ASSERT(code == kRequestCancelled);  // not the natural end of the sleep
   }
   void show(std::ostream& os) const override { os << "exec/run+cancel sb#" << sandbox; }
 };
