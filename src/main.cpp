@@ -48,10 +48,6 @@ struct Options {
   bool mcp = false;  // --mcp: speak MCP from the first message on
 };
 
-// Gives the protocol its own CLOEXEC descriptors (fresh open file descriptions
-// where possible, so making them non-blocking does not affect anyone else),
-// then points fd 0 at /dev/null and fd 1 at stderr: stray prints and children
-// can never write into the protocol stream.
 // A private CLOEXEC descriptor for `fd`: a fresh open file description for
 // pipes, sockets and ttys (so making it non-blocking affects nobody else), a
 // duplicate for regular files (a reopen would lose the file offset).
@@ -125,9 +121,10 @@ int serve(const Options& options) {
 
   boost::asio::io_context io;
   rpc::Transport transport(io, in_fd, out_fd, options.max_message_bytes);
-  rpc::Dispatcher dispatcher([&transport](const nlohmann::json& message) {
+  auto send_json = [&transport](const nlohmann::json& message) {
     transport.send(message.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-  });
+  };
+  rpc::Dispatcher dispatcher(send_json);
   dispatcher.set_raw_sender([&transport](std::string_view body) { transport.send(body); });
   api::ServerOptions server_options;
   server_options.version = AGENTD_VERSION;
@@ -139,18 +136,18 @@ int serve(const Options& options) {
   server_options.wait_for_room = [&transport](std::function<void()> resume) {
     transport.when_drained(std::move(resume));
   };
-  api::Session session(io, dispatcher, server_options);
-  // MCP mode (--mcp, or a first message that is an MCP initialize on line
-  // framing): the facade answers instead, through its own inner session.
+  // The first message decides: an MCP initialize on line framing (or --mcp)
+  // gets the MCP facade, with its own inner session; anything else agentd's.
+  std::optional<api::Session> session;
   std::unique_ptr<mcp::McpServer> mcp_server;
-  auto start_mcp = [&] {
-    auto send = [&transport](const nlohmann::json& m) {
-      transport.send(m.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace));
-    };
-    mcp_server = std::make_unique<mcp::McpServer>(io, server_options, send);
+  if (options.mcp) mcp_server = std::make_unique<mcp::McpServer>(io, server_options, send_json);
+  auto choose_mode = [&](const std::string& first_body) {
+    if (transport.framing() == rpc::Framing::kLine && mcp::is_mcp_initialize(first_body)) {
+      mcp_server = std::make_unique<mcp::McpServer>(io, server_options, send_json);
+    } else {
+      session.emplace(io, dispatcher, server_options);
+    }
   };
-  if (options.mcp) start_mcp();
-  bool first_frame = true;
 
   std::optional<int> exit_code;
   auto finish = [&](int code, const char* why) {
@@ -158,16 +155,13 @@ int serve(const Options& options) {
     exit_code = code;
     base::log_info(std::string("exiting: ") + why);
     transport.close_input();
-    session.destroy_everything();
+    if (session) session->destroy_everything();
     if (mcp_server) mcp_server->shutdown();
   };
   dispatcher.on_exit([&](int code) { finish(code, "exit notification"); });
   transport.start({
       [&](std::string body) {
-        if (std::exchange(first_frame, false) && !mcp_server &&
-            transport.framing() == rpc::Framing::kLine && mcp::is_mcp_initialize(body)) {
-          start_mcp();
-        }
+        if (!session && !mcp_server) choose_mode(body);
         if (mcp_server) return mcp_server->handle_message(body);
         dispatcher.handle_message(body);
       },

@@ -8,10 +8,6 @@ InnerAgentd::InnerAgentd(boost::asio::io_context& io, api::ServerOptions options
                          NotificationHandler on_notification)
     : dispatcher_([this](const json& message) { on_message(message); }),
       on_notification_(std::move(on_notification)) {
-  // The hot exec/output path hands over serialized notifications.
-  dispatcher_.set_raw_sender([this](std::string_view body) {
-    on_message(json::parse(body, nullptr, /*allow_exceptions=*/false));
-  });
   session_ = std::make_unique<api::Session>(io, dispatcher_, std::move(options));
   call("initialize", {{"clientInfo", {{"name", "agentd-mcp-facade"}}}}, [](Outcome outcome) {
     if (outcome.error) base::log_error("MCP facade: inner initialize: " + outcome.error->message);

@@ -69,10 +69,6 @@ json tool_error_result(const std::string& tool, const rpc::RpcError& error) {
           {"isError", true}};
 }
 
-json tool_error_result(const std::string& text) {
-  return {{"content", text_content(text)}, {"isError", true}};
-}
-
 json tool_success_result(std::string text, json structured) {
   json result = {{"content", text_content(std::move(text))}, {"isError", false}};
   if (structured.is_object()) result["structuredContent"] = std::move(structured);

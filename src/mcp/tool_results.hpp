@@ -30,8 +30,6 @@ struct ExecTranscript {
 // A CallToolResult saying that `tool` failed, what agentd said and what to do
 // next (isError: true, so the model sees it and can correct itself).
 json tool_error_result(const std::string& tool, const rpc::RpcError& error);
-// A tool failure found by the facade itself.
-json tool_error_result(const std::string& text);
 // A successful CallToolResult: `text` for the model, `structured` as
 // structuredContent.
 json tool_success_result(std::string text, json structured);

@@ -50,7 +50,10 @@ class Dispatcher {
   using NotificationHandler = std::function<void(const json& params)>;
   using Sender = std::function<void(const json& message)>;
 
-  explicit Dispatcher(Sender send) : send_(std::move(send)) {}
+  // Without set_raw_sender(), serialized notifications are parsed and sent.
+  explicit Dispatcher(Sender send)
+      : send_(std::move(send)),
+        send_raw_([this](std::string_view body) { send_(json::parse(body, nullptr, false)); }) {}
 
   void on_request(std::string method, RequestHandler handler);
   void on_notification(std::string method, NotificationHandler handler);
@@ -63,7 +66,7 @@ class Dispatcher {
   void handle_frame_error(const std::string& message);
   void notify(const std::string& method, json params);
   // Sends a notification already serialized as one JSON object (the hot
-  // output path builds it without a DOM). Needs set_raw_sender().
+  // output path builds it without a DOM).
   void notify_serialized(std::string_view body) { send_raw_(body); }
   void set_raw_sender(std::function<void(std::string_view)> send) { send_raw_ = std::move(send); }
 
