@@ -46,7 +46,7 @@ std::string_view base64_output_line(const std::string& exec_id, const char* stre
   body += R"(","seq":)";
   body += std::to_string(seq);
   body += R"(,"encoding":"base64","data":")";
-  OutputEncoder::append_base64(bytes, body);
+  base::base64_append(bytes, body);
   body += R"("}})";
   return body;
 }
@@ -189,12 +189,14 @@ void Session::on_exec_exit(const std::string& exec_id, const exec::ExecOutcome& 
   if (it == execs_.end()) return;
   ExecEntry entry = std::move(it->second);
   execs_.erase(it);
-  json record = outcome_to_json(outcome);
-  record["execId"] = entry.id;
-  record["sandboxId"] = entry.sandbox_id;
-  record["argv"] = entry.argv;
-  record["cwd"] = entry.cwd ? json(*entry.cwd) : json(nullptr);
-  audit("exec.finished", std::move(record));
+  if (options_.audit) {  // built only when someone reads it: this runs per exec
+    json record = outcome_to_json(outcome);
+    record["execId"] = entry.id;
+    record["sandboxId"] = entry.sandbox_id;
+    record["argv"] = entry.argv;
+    record["cwd"] = entry.cwd ? json(*entry.cwd) : json(nullptr);
+    audit("exec.finished", std::move(record));
+  }
   finish_exec(entry, outcome);
 
   auto sandbox = sandboxes_.find(entry.sandbox_id);

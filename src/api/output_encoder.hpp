@@ -17,9 +17,6 @@ class OutputEncoder {
 
   const char* encoding() const { return utf8_ ? "utf8" : "base64"; }
   bool is_base64() const { return !utf8_; }
-  // Appends the standard base64 (with padding) of `bytes` to `out`: the hot
-  // path of exec/output, whose lines are assembled without a JSON DOM.
-  static void append_base64(std::string_view bytes, std::string& out);
   // Fills params["data"] (and "replaced") and returns false when there is
   // nothing to send yet (only part of a character arrived).
   bool encode(std::string_view bytes, nlohmann::json& params);
